@@ -1,0 +1,26 @@
+"""Turn a settings ValidationError into one line per variable, naming the variable."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+
+class SettingsError(SystemExit):
+    """Raised at start-up; as a SystemExit it ends the process with the message, no trace."""
+
+
+def settings_error(exc: ValidationError, settings_cls: type[BaseSettings]) -> SettingsError:
+    prefix = str(settings_cls.model_config.get("env_prefix", "") or "")
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        field = settings_cls.model_fields.get(name)
+        alias = field.validation_alias if field is not None else None
+        variable = alias if isinstance(alias, str) else f"{prefix}{name}".upper()
+        problem = "is missing" if error["type"] == "missing" else f"is invalid: {error['msg']}"
+        lines.append(f"  {variable} {problem}")
+    return SettingsError(
+        "Configuration error (set these environment variables or put them in .env):\n"
+        + "\n".join(lines)
+    )

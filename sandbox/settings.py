@@ -1,0 +1,39 @@
+"""Settings of the sandbox ContextSMS server (environment variables SANDBOX_*)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contextsms.settings_errors import settings_error
+
+
+class SandboxSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SANDBOX_", extra="ignore", hide_input_in_errors=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+    db: str = "var/sandbox.db"
+    # The seeded demo data: the CSP id, account and password of the vendor's examples, so the
+    # document's curl commands work as written once the host is changed.
+    csp_id: str = Field(default="CSP0000003", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    username: str = Field(default="you@company.com", min_length=1)
+    password: SecretStr = SecretStr("YourStrongPassword!")
+    enterprise_name: str = "Demo Enterprise"
+    access_token_ttl_seconds: float = Field(default=3600, ge=1)
+    refresh_token_ttl_seconds: float = Field(default=86400, ge=1)
+    stripe_webhook_secret: SecretStr = SecretStr("whsec_sandbox_local_only")
+    stripe_tolerance_seconds: int = Field(default=300, ge=1)
+    # Fault injection, off unless set.
+    fault_latency_ms: int = Field(default=0, ge=0)
+    fault_error_rate: float = Field(default=0.0, ge=0, le=1)
+    fault_seed: int | None = None
+
+
+def load_sandbox_settings(**overrides: object) -> SandboxSettings:
+    try:
+        return SandboxSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise settings_error(exc, SandboxSettings) from None
