@@ -29,8 +29,8 @@ class RetryPolicy:
     def backoff(self, retry: int, rng: random.Random | None = None) -> float:
         """Delay before retry number `retry` (1-based): half fixed, half random ("equal
         jitter"), so many clients that failed together do not come back together."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (retry - 1)))
-        jitter = float((rng or _RNG).uniform(0, ceiling / 2))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
+        jitter = (rng or _RNG).uniform(0, ceiling / 2)
         return ceiling / 2 + jitter
 
 

@@ -40,8 +40,8 @@ class TokenIssuer:
         self._key = key
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
-        # Tokens issued before this instant are refused (fault injection: forced expiry).
-        self.not_before_ms = 0
+        # Tokens issued before these instants are refused (fault injection: forced expiry).
+        self.not_before_ms = {ACCESS: 0, REFRESH: 0}
 
     def issue(self, account: Account) -> dict[str, object]:
         now = time.time()
@@ -82,9 +82,13 @@ class TokenIssuer:
             raise TokenError(type(exc).__name__) from None
         if claims.get("typ") != kind:
             raise TokenError("wrong token type")
-        if int(claims.get("iat_ms", 0)) < self.not_before_ms:
+        if int(claims.get("iat_ms", 0)) < self.not_before_ms[kind]:
             raise TokenError("revoked")
         return Principal(str(claims["sub"]), str(claims.get("role")), claims.get("csp"))
 
-    def revoke_all(self) -> None:
-        self.not_before_ms = int(time.time() * 1000) + 1
+    def expire_issued(self, *, refresh: bool = False) -> None:
+        """Make every access token issued so far (and refresh tokens too) stop working."""
+        now_ms = int(time.time() * 1000) + 1
+        self.not_before_ms[ACCESS] = now_ms
+        if refresh:
+            self.not_before_ms[REFRESH] = now_ms

@@ -34,6 +34,8 @@ API = "/api/v2"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_TEXT = 200
+MAX_SECRET = 4096
+REQUEST_ID = web.RequestKey("request_id", str)
 
 
 class ApiFailure(Exception):
@@ -80,6 +82,10 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+NEWER_ENTERPRISE_FIELDS = {"defaultMmsSelection": False, "enterpriseFeatures": []}
+NEWER_MAPPING_FIELDS = {"mmsEnabled": False, "mappingFeatures": []}
+
+
 def enterprise_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "enterpriseId": row["enterprise_id"],
@@ -121,7 +127,9 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+def text_field(
+    body: dict[str, Any], name: str, *, required: bool = True, max_length: int = MAX_TEXT
+) -> str | None:
     value = body.get(name)
     if value is None or value == "":
         if required:
@@ -129,8 +137,8 @@ def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str
         return None
     if not isinstance(value, str):
         raise bad_request(f"Field '{name}' must be a string")
-    if len(value) > MAX_TEXT:
-        raise bad_request(f"Field '{name}' is longer than {MAX_TEXT} characters")
+    if len(value) > max_length:
+        raise bad_request(f"Field '{name}' is longer than {max_length} characters")
     return value
 
 
@@ -152,7 +160,7 @@ def email_field(body: dict[str, Any], name: str) -> str:
 def error_body(request: web.Request, status: int, message: str) -> dict[str, Any]:
     return {
         "error": message,
-        "requestId": request["request_id"],
+        "requestId": request[REQUEST_ID],
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
@@ -205,6 +213,15 @@ class SandboxApi:
             web.put("/_sandbox/faults", self.put_faults),
             web.post("/_sandbox/revoke-tokens", self.revoke_tokens),
         ]
+
+    def answer(
+        self, data: dict[str, Any] | list[dict[str, Any]], newer: dict[str, Any], status: int = 200
+    ) -> web.Response:
+        if self.settings.newer_reference:
+            items = data if isinstance(data, list) else [data]
+            for item in items:
+                item.update(newer)
+        return web.json_response(data, status=status)
 
     # -- authorisation --------------------------------------------------------------------
 
@@ -261,7 +278,7 @@ class SandboxApi:
     async def login(self, request: web.Request) -> web.Response:
         body = await read_object(request)
         username = text_field(body, "username")
-        password = text_field(body, "password")
+        password = text_field(body, "password", max_length=MAX_SECRET)
         assert username is not None and password is not None
         account = self.store.authenticate(username, password)
         if account is None:
@@ -272,7 +289,7 @@ class SandboxApi:
     async def refresh(self, request: web.Request) -> web.Response:
         body = await read_object(request)
         username = text_field(body, "username")
-        token = text_field(body, "refreshToken")
+        token = text_field(body, "refreshToken", max_length=MAX_SECRET)
         assert token is not None
         try:
             principal = self.tokens.verify(token, REFRESH)
@@ -335,12 +352,12 @@ class SandboxApi:
             "email": email_field(body, "email"),
         }
         enterprise = self.store.create_enterprise(csp_id, fields)  # type: ignore[arg-type]
-        return web.json_response(enterprise_json(enterprise), status=201)
+        return self.answer(enterprise_json(enterprise), NEWER_ENTERPRISE_FIELDS, status=201)
 
     async def get_enterprise(self, request: web.Request) -> web.Response:
         principal = self.principal(request)
         enterprise = self.enterprise_for(principal, request.match_info["enterpriseId"])
-        return web.json_response(enterprise_json(enterprise))
+        return self.answer(enterprise_json(enterprise), NEWER_ENTERPRISE_FIELDS)
 
     async def delete_enterprise(self, request: web.Request) -> web.Response:
         principal = self.principal(request)
@@ -366,14 +383,15 @@ class SandboxApi:
             mapping = self.store.add_mapping(enterprise_id, fields)
         except Conflict as exc:
             raise self.conflict(exc, enterprise_id) from None
-        return web.json_response(mapping_json(mapping))
+        status = 201 if self.settings.newer_reference else 200
+        return self.answer(mapping_json(mapping), NEWER_MAPPING_FIELDS, status=status)
 
     async def list_mappings(self, request: web.Request) -> web.Response:
         principal = self.principal(request)
         enterprise_id = request.match_info["enterpriseId"]
         self.enterprise_for(principal, enterprise_id)
         rows = self.store.mappings_of_enterprise(enterprise_id)
-        return web.json_response([mapping_json(m) for m in rows])
+        return self.answer([mapping_json(m) for m in rows], NEWER_MAPPING_FIELDS)
 
     async def list_csp_mappings(self, request: web.Request) -> web.Response:
         principal = self.principal(request)
@@ -514,14 +532,16 @@ class SandboxApi:
         return web.json_response(plan.model_dump())
 
     async def revoke_tokens(self, request: web.Request) -> web.Response:
-        self.tokens.revoke_all()
-        return web.json_response({"revoked": True})
+        body = await read_object(request) if request.can_read_body else {}
+        refresh = body.get("refresh") is True
+        self.tokens.expire_issued(refresh=refresh)
+        return web.json_response({"access": True, "refresh": refresh})
 
     # -- middlewares ------------------------------------------------------------------------
 
     @web.middleware
     async def log_requests(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        request["request_id"] = f"req-{secrets.token_hex(6)}"
+        request[REQUEST_ID] = f"req-{secrets.token_hex(6)}"
         started = time.monotonic()
         status = 500
         try:
@@ -534,9 +554,9 @@ class SandboxApi:
                 request.path,
                 status,
                 (time.monotonic() - started) * 1000,
-                request["request_id"],
+                request[REQUEST_ID],
             )
-        response.headers["X-Request-Id"] = request["request_id"]
+        response.headers["X-Request-Id"] = request[REQUEST_ID]
         if request.match_info.route.resource is not None:
             self.stats.requests[
                 f"{request.method} {request.match_info.route.resource.canonical}"

@@ -26,6 +26,9 @@ class SandboxSettings(BaseSettings):
     refresh_token_ttl_seconds: float = Field(default=86400, ge=1)
     stripe_webhook_secret: SecretStr = SecretStr("whsec_sandbox_local_only")
     stripe_tolerance_seconds: int = Field(default=300, ge=1)
+    # Answer as the vendor's newer published reference does: 201 on every create and extra
+    # fields in answers, to prove clients ignore what they do not know.
+    newer_reference: bool = False
     # Fault injection, off unless set.
     fault_latency_ms: int = Field(default=0, ge=0)
     fault_error_rate: float = Field(default=0.0, ge=0, le=1)

@@ -1,0 +1,122 @@
+"""Token life: login on first use, renewal before expiry, one shared refresh, re-login."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contextsms import ContextSMSClient
+from tests.conftest import make_client
+from tests.support.sandbox import RunningSandbox, start_sandbox
+
+TTL = 2  # seconds; the sandbox's expiry falls on a whole second, so a token lives 2 to 3 s
+
+
+@pytest.fixture(scope="module")
+def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    running = start_sandbox(
+        tmp_path_factory.mktemp("short") / "sandbox.db",
+        access_token_ttl_seconds=TTL,
+        refresh_token_ttl_seconds=60,
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def api(short_lived: RunningSandbox) -> ContextSMSClient:
+    short_lived.reset()
+    return make_client(short_lived)
+
+
+async def wait_until_expired(api: ContextSMSClient) -> None:
+    assert api._last_login is not None and api._last_login.expiration_time_in_utc is not None
+    delay = api._last_login.expiration_time_in_utc.timestamp() - time.time() + 0.2
+    await asyncio.sleep(max(0.0, delay))
+
+
+async def test_logs_in_on_first_use_only(short_lived: RunningSandbox, api: ContextSMSClient) -> None:
+    async with api:
+        for _ in range(5):
+            await api.list_enterprises()
+    assert short_lived.stats()["logins"] == 1
+    assert short_lived.stats()["refreshes"] == 0
+
+
+async def test_expiry_in_the_middle_of_a_sequence(
+    short_lived: RunningSandbox, api: ContextSMSClient
+) -> None:
+    async with api:
+        eid = short_lived.seeded.enterprise_id
+        await api.get_enterprise(eid)
+        await wait_until_expired(api)
+        await api.get_enterprise(eid)
+        await api.list_mappings(eid)
+    stats = short_lived.stats()
+    assert (stats["logins"], stats["refreshes"]) == (1, 1)
+    assert stats["rejectedTokens"] == 0  # renewed before use, not after a 401
+
+
+async def test_hundred_concurrent_calls_with_expired_token_refresh_once(
+    short_lived: RunningSandbox, api: ContextSMSClient
+) -> None:
+    async with api:
+        await api.ensure_logged_in()
+        await wait_until_expired(api)
+        results = await asyncio.gather(*(api.list_enterprises() for _ in range(100)))
+    assert all(r and r[0].enterprise_id == short_lived.seeded.enterprise_id for r in results)
+    stats = short_lived.stats()
+    assert (stats["logins"], stats["refreshes"]) == (1, 1)
+
+
+async def test_revoked_token_is_refreshed_once_for_a_burst_of_401s(
+    short_lived: RunningSandbox, api: ContextSMSClient
+) -> None:
+    async with api:
+        await api.ensure_logged_in()
+        short_lived.control("POST", "revoke-tokens")
+        results = await asyncio.gather(*(api.list_enterprises() for _ in range(100)))
+    assert len(results) == 100
+    stats = short_lived.stats()
+    assert stats["refreshes"] == 1
+    assert stats["rejectedTokens"] == 100
+
+
+async def test_logs_in_again_when_refresh_token_is_refused(
+    short_lived: RunningSandbox, api: ContextSMSClient
+) -> None:
+    async with api:
+        await api.ensure_logged_in()
+        await asyncio.sleep(0.01)
+        short_lived.control("POST", "revoke-tokens", {"refresh": True})
+        await asyncio.sleep(0.01)
+        await api.list_enterprises()
+    stats = short_lived.stats()
+    assert (stats["logins"], stats["refreshes"]) == (2, 0)
+
+
+async def test_renewal_survives_a_caller_whose_deadline_passes(
+    short_lived: RunningSandbox, api: ContextSMSClient
+) -> None:
+    async with api:
+        short_lived.faults(script=[{"path_prefix": "/api/v2/auth/login", "delay_ms": 300}])
+        impatient = asyncio.create_task(api.list_enterprises(deadline=0.1))
+        patient = asyncio.create_task(api.list_enterprises(deadline=5))
+        with pytest.raises(TimeoutError):
+            await impatient
+        assert (await patient)[0].enterprise_id == short_lived.seeded.enterprise_id
+    assert short_lived.stats()["logins"] == 1
+
+
+def test_token_never_shows_in_repr(tmp_path: Path) -> None:
+    from contextsms.models import TokenResponse
+
+    answer = TokenResponse.model_validate(
+        {"username": "u", "accessToken": "eyJ.SECRET.x", "refreshToken": "eyJ.REFRESH.y"}
+    )
+    assert "SECRET" not in repr(answer) and "REFRESH" not in str(answer)
+    assert "SECRET" not in answer.model_dump_json()
