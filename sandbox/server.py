@@ -137,6 +137,10 @@ def text_field(
         return None
     if not isinstance(value, str):
         raise bad_request(f"Field '{name}' must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_request(f"Field '{name}' is not valid text") from None
     if len(value) > max_length:
         raise bad_request(f"Field '{name}' is longer than {max_length} characters")
     return value

@@ -39,7 +39,9 @@ async def wait_until_expired(api: ContextSMSClient) -> None:
     await asyncio.sleep(max(0.0, delay))
 
 
-async def test_logs_in_on_first_use_only(short_lived: RunningSandbox, api: ContextSMSClient) -> None:
+async def test_logs_in_on_first_use_only(
+    short_lived: RunningSandbox, api: ContextSMSClient
+) -> None:
     async with api:
         for _ in range(5):
             await api.list_enterprises()
