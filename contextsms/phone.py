@@ -33,7 +33,7 @@ def is_e164(value: str) -> bool:
         parsed = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
         return False
-    return bool(phonenumbers.is_possible_number(parsed)) and _format(parsed) == value
+    return _length_problem(parsed) is None and _format(parsed) == value
 
 
 def normalize(text: str, default_region: str = "US") -> str:
@@ -58,11 +58,12 @@ def normalize(text: str, default_region: str = "US") -> str:
         raise InvalidPhoneNumber(text, _parse_reason(exc)) from None
     if parsed.extension:
         raise InvalidPhoneNumber(text, "extensions cannot be mapped")
-    if not phonenumbers.is_possible_number(parsed):
-        raise InvalidPhoneNumber(text, "it has the wrong number of digits for its country")
+    problem = _length_problem(parsed)
+    if problem is not None:
+        raise InvalidPhoneNumber(text, problem)
     result = _format(parsed)
     if not _E164_SHAPE.match(result):
-        raise InvalidPhoneNumber(text, "it is too long")
+        raise InvalidPhoneNumber(text, "it has too many digits")
     return result
 
 
@@ -75,6 +76,18 @@ def national_format(e164: str) -> str:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL))
 
 
+def _length_problem(parsed: phonenumbers.PhoneNumber) -> str | None:
+    result = phonenumbers.is_possible_number_with_reason(parsed)
+    if result == phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    return {
+        phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "it lacks an area code",
+        phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
+        phonenumbers.ValidationResult.TOO_SHORT: "it has too few digits",
+        phonenumbers.ValidationResult.TOO_LONG: "it has too many digits",
+    }.get(result, "it has the wrong number of digits for its country")
+
+
 def _format(parsed: phonenumbers.PhoneNumber) -> str:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
@@ -83,8 +96,8 @@ def _parse_reason(exc: phonenumbers.NumberParseException) -> str:
     reasons = {
         phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
         phonenumbers.NumberParseException.NOT_A_NUMBER: "it is not a number",
-        phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "it is too short",
-        phonenumbers.NumberParseException.TOO_SHORT_NSN: "it is too short",
-        phonenumbers.NumberParseException.TOO_LONG: "it is too long",
+        phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "it has too few digits",
+        phonenumbers.NumberParseException.TOO_SHORT_NSN: "it has too few digits",
+        phonenumbers.NumberParseException.TOO_LONG: "it has too many digits",
     }
     return reasons.get(exc.error_type, "it is not a number")

@@ -151,8 +151,10 @@ async def test_stripe_webhook_updates_payment_state(
 ) -> None:
     email = f"buyer{fresh_number()[1:]}@example.com"
     assert (await client.check_payment(email)).paid is False
-    customer = {"id": "evt_c1" + email, "object": "event", "type": "customer.created",
-                "data": {"object": {"id": f"cus_{email}", "email": email}}}  # fmt: skip
+    customer: dict[str, object] = {
+        "id": "evt_c1" + email, "object": "event", "type": "customer.created",
+        "data": {"object": {"id": f"cus_{email}", "email": email}},
+    }  # fmt: skip
     ack = await client.send_stripe_event(*signed(sandbox, customer))
     assert (ack.status, ack.processed) == ("received", True)
     ack = await client.send_stripe_event(

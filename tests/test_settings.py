@@ -1,0 +1,83 @@
+"""Settings: read from the environment and .env, named in every error, secrets never shown."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.settings import load_settings
+from contextsms import PRODUCTION_BASE_URL
+from contextsms.settings_errors import SettingsError
+from sandbox.settings import load_sandbox_settings
+
+REQUIRED = {
+    "CONTEXTSMS_USERNAME": "ops@example.com",
+    "CONTEXTSMS_PASSWORD": "hunter2-secret",
+    "CONTEXTSMS_CSP_ID": "CSP0000003",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in [*REQUIRED, "CONTEXTSMS_BASE_URL", "CONTEXTSMS_AUTH_BASE_URL"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.api_urls() == (PRODUCTION_BASE_URL, PRODUCTION_BASE_URL)
+    monkeypatch.setenv("CONTEXTSMS_AUTH_BASE_URL", "https://login.example.com/api/v2/")
+    assert load_settings().api_urls()[1] == "https://login.example.com/api/v2"
+    options = settings.client_options()
+    assert (options.timeout, options.retry.max_retries) == (10.0, 3)
+
+
+def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTEXTSMS_USERNAME", "ops@example.com")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "CONTEXTSMS_PASSWORD is missing" in message
+    assert "CONTEXTSMS_CSP_ID is missing" in message
+    assert "CONTEXTSMS_USERNAME" not in message
+
+
+def test_invalid_settings_are_named_without_their_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CONTEXTSMS_BASE_URL", "not a url hunter2")
+    monkeypatch.setenv("CONTEXTSMS_MAX_RETRIES", "-1")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "CONTEXTSMS_BASE_URL is invalid" in message
+    assert "CONTEXTSMS_MAX_RETRIES is invalid" in message
+    assert "hunter2" not in message
+
+
+def test_dotenv_is_read_and_password_stays_secret(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in REQUIRED.items()))
+    settings = load_settings()
+    assert settings.username == "ops@example.com"
+    assert settings.password.get_secret_value() == "hunter2-secret"
+    logging.getLogger("test").info("settings: %s %r", settings, settings)
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
+    assert "hunter2" not in caplog.text
+    assert "hunter2" not in settings.model_dump_json()
+
+
+def test_sandbox_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDBOX_PORT", "99999")
+    with pytest.raises(SettingsError, match="SANDBOX_PORT is invalid"):
+        load_sandbox_settings()
+    monkeypatch.setenv("SANDBOX_PORT", "8788")
+    monkeypatch.setenv("SANDBOX_ACCESS_TOKEN_TTL_SECONDS", "0")
+    with pytest.raises(SettingsError, match="SANDBOX_ACCESS_TOKEN_TTL_SECONDS is invalid"):
+        load_sandbox_settings()
