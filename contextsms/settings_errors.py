@@ -14,10 +14,16 @@ def settings_error(exc: ValidationError, settings_cls: type[BaseSettings]) -> Se
     prefix = str(settings_cls.model_config.get("env_prefix", "") or "")
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
-        name = str(error["loc"][0]) if error["loc"] else "?"
+        if not error["loc"]:
+            # A check across fields names its variables in its own message.
+            lines.append(f"  {str(error['msg']).removeprefix('Value error, ')}")
+            continue
+        name = str(error["loc"][0])
         field = settings_cls.model_fields.get(name)
-        alias = field.validation_alias if field is not None else None
-        variable = alias if isinstance(alias, str) else f"{prefix}{name}".upper()
+        alias = field.validation_alias if field is not None else name
+        # A field with an alias (Azure's MicrosoftAppId) is read under that name, as is.
+        is_alias = name not in settings_cls.model_fields or isinstance(alias, str)
+        variable = str(alias) if is_alias else f"{prefix}{name}".upper()
         problem = "is missing" if error["type"] == "missing" else f"is invalid: {error['msg']}"
         lines.append(f"  {variable} {problem}")
     return SettingsError(

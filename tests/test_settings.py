@@ -16,12 +16,22 @@ REQUIRED = {
     "CONTEXTSMS_USERNAME": "ops@example.com",
     "CONTEXTSMS_PASSWORD": "hunter2-secret",
     "CONTEXTSMS_CSP_ID": "CSP0000003",
+    "BOT_LOCAL_DEV": "true",
 }
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in [*REQUIRED, "CONTEXTSMS_BASE_URL", "CONTEXTSMS_AUTH_BASE_URL"]:
+    for name in [
+        *REQUIRED,
+        "CONTEXTSMS_BASE_URL",
+        "CONTEXTSMS_AUTH_BASE_URL",
+        "MicrosoftAppId",
+        "MicrosoftAppPassword",
+        "MicrosoftAppType",
+        "MicrosoftAppTenantId",
+        "PORT",
+    ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -39,6 +49,7 @@ def test_defaults_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONTEXTSMS_USERNAME", "ops@example.com")
+    monkeypatch.setenv("BOT_LOCAL_DEV", "true")
     with pytest.raises(SettingsError) as caught:
         load_settings()
     message = str(caught.value)
@@ -81,3 +92,29 @@ def test_sandbox_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SANDBOX_ACCESS_TOKEN_TTL_SECONDS", "0")
     with pytest.raises(SettingsError, match="SANDBOX_ACCESS_TOKEN_TTL_SECONDS is invalid"):
         load_sandbox_settings()
+
+
+def test_bot_credentials_are_required_outside_local_development(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("BOT_LOCAL_DEV")
+    with pytest.raises(SettingsError, match="MicrosoftAppId is missing"):
+        load_settings()
+    monkeypatch.setenv("MicrosoftAppId", "00000000-0000-0000-0000-000000000001")
+    with pytest.raises(SettingsError, match="MicrosoftAppPassword is missing"):
+        load_settings()
+    monkeypatch.setenv("MicrosoftAppPassword", "bot-secret-value")
+    monkeypatch.setenv("MicrosoftAppType", "SingleTenant")
+    with pytest.raises(SettingsError, match="MicrosoftAppTenantId is missing") as caught:
+        load_settings()
+    assert "bot-secret-value" not in str(caught.value)
+    monkeypatch.setenv("MicrosoftAppTenantId", "tenant-1")
+    monkeypatch.setenv("PORT", "70000")
+    with pytest.raises(SettingsError, match="PORT is invalid"):
+        load_settings()
+    monkeypatch.setenv("PORT", "3999")
+    settings = load_settings()
+    assert (settings.app_type, settings.port) == ("SingleTenant", 3999)
+    assert "bot-secret-value" not in repr(settings)

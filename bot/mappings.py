@@ -1,0 +1,121 @@
+"""The product's actions on mappings, over the ContextSMS client. No Bot Framework types.
+
+Each method takes a `Deadline`: all its API calls share it, so that the bot answers Teams in
+time (5 s for a card action, 15 s for a message).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contextsms import ContextSMSClient, DuplicateMapping
+from contextsms.models import Mapping, MappingCreate, MappingUpdate
+from contextsms.retry import Deadline
+
+
+@dataclass(frozen=True)
+class Mapped:
+    mapping: Mapping
+    already: bool = False  # it was mapped here before this request
+
+
+@dataclass(frozen=True)
+class TakenInEnterprise:
+    """Mapped to another channel of the same enterprise: it can be moved here."""
+
+    mapping: Mapping
+
+
+@dataclass(frozen=True)
+class TakenElsewhere:
+    """Mapped by another enterprise: nothing this channel can do."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class Moved:
+    mapping: Mapping
+    from_channel: str | None
+    already: bool = False
+
+
+@dataclass(frozen=True)
+class NotMapped:
+    number: str
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    number: str | None
+    already: bool = False
+
+
+@dataclass(frozen=True)
+class InAnotherChannel:
+    """The mapping a card acts on has moved to another channel since the card was sent."""
+
+    mapping: Mapping
+
+
+class MappingService:
+    def __init__(self, client: ContextSMSClient) -> None:
+        self._client = client
+
+    async def all(self, enterprise_id: str, limit: Deadline) -> list[Mapping]:
+        return await self._client.list_mappings(enterprise_id, deadline=limit.remaining())
+
+    async def of_channel(
+        self, enterprise_id: str, channel_id: str, limit: Deadline
+    ) -> list[Mapping]:
+        return [m for m in await self.all(enterprise_id, limit) if m.messaging_app_id == channel_id]
+
+    async def by_number(self, enterprise_id: str, number: str, limit: Deadline) -> Mapping | None:
+        return next(
+            (m for m in await self.all(enterprise_id, limit) if m.phone_number == number), None
+        )
+
+    async def by_id(self, enterprise_id: str, mapping_id: str, limit: Deadline) -> Mapping | None:
+        return next((m for m in await self.all(enterprise_id, limit) if m.id == mapping_id), None)
+
+    async def map(
+        self, enterprise_id: str, channel_id: str, number: str, name: str | None, limit: Deadline
+    ) -> Mapped | TakenInEnterprise | TakenElsewhere:
+        try:
+            mapping = await self._client.add_mapping(
+                enterprise_id,
+                MappingCreate(phone_number=number, messaging_app_id=channel_id, name=name),
+                deadline=limit.remaining(),
+            )
+        except DuplicateMapping:
+            existing = await self.by_number(enterprise_id, number, limit)
+            if existing is None:
+                return TakenElsewhere(number)
+            if existing.messaging_app_id == channel_id:
+                return Mapped(existing, already=True)
+            return TakenInEnterprise(existing)
+        return Mapped(mapping)
+
+    async def move_here(
+        self, enterprise_id: str, channel_id: str, existing: Mapping | None, number: str,
+        limit: Deadline,
+    ) -> Moved | NotMapped:  # fmt: skip
+        if existing is None:
+            return NotMapped(number)
+        if existing.messaging_app_id == channel_id:
+            return Moved(existing, from_channel=None, already=True)
+        moved = await self._client.update_mapping(
+            existing.id, MappingUpdate(messaging_app_id=channel_id), deadline=limit.remaining()
+        )
+        return Moved(moved, from_channel=existing.messaging_app_id)
+
+    async def unmap(
+        self, enterprise_id: str, channel_id: str, mapping_id: str, limit: Deadline
+    ) -> Unmapped | InAnotherChannel:
+        existing = await self.by_id(enterprise_id, mapping_id, limit)
+        if existing is None:
+            return Unmapped(None, already=True)
+        if existing.messaging_app_id != channel_id:
+            return InAnotherChannel(existing)
+        await self._client.delete_mapping(mapping_id, deadline=limit.remaining())
+        return Unmapped(existing.phone_number)
