@@ -112,6 +112,14 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         turn_context: TurnContext,
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        if any(member.id == bot_id for member in teams_members_added):
-            conversation = conversation_of(turn_context.activity)
-            await turn_context.send_activity(card_activity(self.bot.welcome(conversation)))
+        if not any(member.id == bot_id for member in teams_members_added):
+            return
+        conversation = conversation_of(turn_context.activity)
+        # Installed in a team: the welcome goes to General, where this event arrives. In a
+        # personal or group chat there is no channel to map: show what the bot can do.
+        card = (
+            self.bot.welcome(conversation)
+            if conversation.team_id or conversation.in_channel
+            else self.bot.screens(conversation, "").help(in_channel=False)
+        )
+        await turn_context.send_activity(card_activity(card))

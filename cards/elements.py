@@ -18,7 +18,6 @@ def card(body: list[Element], actions: list[Element] | None = None) -> Card:
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": CARD_VERSION,
         "body": body,
-        "msteams": {"width": "Full"},
     }
     if actions:
         result["actions"] = actions
@@ -62,8 +61,18 @@ def container(
     return block
 
 
-def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> Element:
-    action: Element = {"type": "Action.Execute", "title": title, "verb": verb, "data": data}
+def execute(
+    title: str, verb: str, data: dict[str, Any], *, style: str | None = None, inputs: bool = False
+) -> Element:
+    """An Action.Execute. Only a form's own button sends (and validates) the card's inputs:
+    any other button of a card with a required input would otherwise be blocked by it."""
+    action: Element = {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": verb,
+        "data": data,
+        "associatedInputs": "auto" if inputs else "none",
+    }
     if style:
         action["style"] = style
     return action

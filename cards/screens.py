@@ -48,8 +48,11 @@ class Screens:
         self._ctx = ctx
         self.product = product
 
-    def act(self, title: str, verb: str, *, style: str | None = None, **ids: str) -> Element:
-        return execute(title, verb, self._sign(verb, {**self._ctx, **ids}), style=style)
+    def act(
+        self, title: str, verb: str, *, style: str | None = None, inputs: bool = False, **ids: str
+    ) -> Element:
+        data = self._sign(verb, {**self._ctx, **ids})
+        return execute(title, verb, data, style=style, inputs=inputs)
 
     # -- help and welcome ---------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class Screens:
                 "type": "Input.Text", "id": "name", "label": "Name (optional)",
                 "placeholder": "Front desk", "value": name, "maxLength": 60,
             },
-            action_set([self.act("Map to this channel", "map", style="positive")]),
+            action_set([self.act("Map to this channel", "map", style="positive", inputs=True)]),
         ]  # fmt: skip
 
     def status(self, channel: str, mappings: list[Mapping], notice: str | None = None) -> Card:
