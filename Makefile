@@ -1,16 +1,19 @@
-# The command surface. Every target creates or reuses .venv and installs what it needs.
+# The command surface. Every target installs what it needs: .venv (Python), node_modules
+# (the Playground, Playwright, the Adaptive Cards renderer) and, for the tests, Debian's
+# Chromium.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: help venv test lint check sandbox run clean
+.PHONY: help venv node chromium test lint sandbox run clean
 
 help:
-	@echo "make run      start the local stack (for now: the sandbox ContextSMS server)"
-	@echo "make test     lint, type-check and run every test"
-	@echo "make sandbox  start the sandbox ContextSMS server on 127.0.0.1:8787"
-	@echo "make clean    remove the virtualenv and local data"
+	@echo "make run      the local stack: sandbox + bot + Microsoft 365 Agents Playground"
+	@echo "make test     lint, type-check and run every test (what CI runs)"
+	@echo "make sandbox  the sandbox ContextSMS server alone, on 127.0.0.1:8787"
+	@echo "make clean    remove the virtualenv, node_modules and local data"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,19 +23,31 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node: $(NODE_STAMP)
+
+# Playwright drives Debian's Chromium: Playwright's own browser download does not work here.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint node chromium
 	$(BIN)/pytest
 
 sandbox: $(STAMP)
 	$(BIN)/python -m sandbox
 
-# Until the bot exists, the local stack is the sandbox alone.
-run: sandbox
+run: $(STAMP) node
+	$(BIN)/python devstack.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache .hypothesis

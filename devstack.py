@@ -1,0 +1,202 @@
+"""The local stack: the sandbox (seeded), the bot in local development mode, and Microsoft 365
+Agents Playground as the Teams client. `make run` runs `python devstack.py`; the end-to-end
+tests start the same stack on free ports with `start_stack`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent
+PLAYGROUND = ROOT / "node_modules/.bin/agentsplayground"
+
+
+@dataclass
+class Stack:
+    sandbox_url: str
+    bot_url: str
+    playground_url: str
+    enterprise_id: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 10
+        for process in self.processes:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], name: str,
+                log: Path, timeout: float = 60) -> None:  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
+        try:
+            if ready():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{name} did not start within {timeout:.0f} s (see {log})")
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    return lambda: httpx.get(url, timeout=2).status_code < 500
+
+
+def _spawn(
+    name: str, args: list[str], env: dict[str, str], log_dir: Path, cwd: Path,
+    echo: bool = False,
+) -> tuple[subprocess.Popen[bytes], Path]:  # fmt: skip
+    log = log_dir / f"{name}.log"
+    out: IO[bytes] | int = log.open("wb")
+    process = subprocess.Popen(
+        args, env=env, cwd=cwd, stdout=None if echo else out, stderr=subprocess.STDOUT,
+        start_new_session=not echo,
+    )  # fmt: skip
+    return process, log
+
+
+def start_stack(
+    *,
+    sandbox_port: int = 8787,
+    bot_port: int = 3978,
+    playground_port: int = 56150,
+    data_dir: Path = ROOT / "var",
+    echo_bot: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> Stack:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    base_env = {**os.environ, **(extra_env or {})}
+    sandbox_env = {
+        **base_env,
+        "SANDBOX_PORT": str(sandbox_port),
+        "SANDBOX_DB": base_env.get("SANDBOX_DB", str(data_dir / "sandbox.db")),
+    }
+    seeded = subprocess.run(
+        [sys.executable, "-m", "sandbox", "seed"], env=sandbox_env, cwd=ROOT,
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    enterprise_id = next(
+        line.split(":", 1)[1].split()[0]
+        for line in seeded.stdout.splitlines()
+        if line.strip().startswith("enterprise id:")
+    )
+    stack = Stack(
+        sandbox_url=f"http://127.0.0.1:{sandbox_port}",
+        bot_url=f"http://127.0.0.1:{bot_port}",
+        playground_url=f"http://127.0.0.1:{playground_port}",
+        enterprise_id=enterprise_id,
+    )
+    try:
+        process, log = _spawn(
+            "sandbox", [sys.executable, "-m", "sandbox"], sandbox_env, log_dir, ROOT
+        )
+        stack.processes.append(process)
+        stack.logs["sandbox"] = log
+        _wait_until(_http_ok(f"{stack.sandbox_url}/_sandbox/stats"), process, "sandbox", log)
+
+        bot_env = {
+            **base_env,
+            "BOT_LOCAL_DEV": "true",
+            "HOST": "127.0.0.1",
+            "PORT": str(bot_port),
+            "CONTEXTSMS_BASE_URL": f"{stack.sandbox_url}/api/v2",
+            "CONTEXTSMS_USERNAME": sandbox_env.get("SANDBOX_USERNAME", "you@company.com"),
+            "CONTEXTSMS_PASSWORD": sandbox_env.get("SANDBOX_PASSWORD", "YourStrongPassword!"),
+            "CONTEXTSMS_CSP_ID": sandbox_env.get("SANDBOX_CSP_ID", "CSP0000003"),
+            "CONTEXTSMS_ENTERPRISE_ID": enterprise_id,
+        }
+        process, log = _spawn("bot", [sys.executable, "app.py"], bot_env, log_dir, ROOT, echo_bot)
+        stack.processes.append(process)
+        stack.logs["bot"] = log
+        _wait_until(_http_ok(f"{stack.bot_url}/readyz"), process, "bot", log)
+
+        playground_dir = data_dir / "playground"
+        playground_dir.mkdir(exist_ok=True)
+        playground_env = {
+            **base_env,
+            # Only the flag and these two together keep the Playground from calling out.
+            "TEAMSAPPTESTER_BROWSER": "none",
+            "APPLICATION_INSIGHTS_NO_STATSBEAT": "true",
+            "TMPDIR": str(playground_dir),
+        }
+        process, log = _spawn(
+            "playground",
+            [str(PLAYGROUND), "start", "-e", f"{stack.bot_url}/api/messages", "-c", "msteams",
+             "-p", str(playground_port), "--disable-telemetry"],
+            playground_env, log_dir, playground_dir,
+        )  # fmt: skip
+        stack.processes.append(process)
+        stack.logs["playground"] = log
+        _wait_until(
+            _http_ok(f"{stack.playground_url}/_internal/v1/config"), process, "playground", log
+        )
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    if not PLAYGROUND.exists():
+        print(
+            "The Playground is not installed: run `make run`, which installs it.", file=sys.stderr
+        )
+        return 2
+    # `kill` (and CI's timeout) stops the stack as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    stack = start_stack(
+        sandbox_port=int(os.environ.get("SANDBOX_PORT", "8787")),
+        bot_port=int(os.environ.get("PORT", "3978")),
+        playground_port=int(os.environ.get("PLAYGROUND_PORT", "56150")),
+        echo_bot=True,
+    )
+    print(
+        "\nContextSMS for Teams is running locally:\n"
+        f"  Teams (Agents Playground): {stack.playground_url}   <- open this\n"
+        f"  bot:                       {stack.bot_url}/api/messages (local development mode)\n"
+        f"  sandbox ContextSMS API:    {stack.sandbox_url}/api/v2 (enterprise {stack.enterprise_id})\n"
+        f"  logs:                      {stack.logs['sandbox'].parent}\n"
+        "In the Playground, open General (My Team), type @, pick Test Bot and write\n"
+        "`map (555) 987-6543 Front desk`. Ctrl-C stops all three.\n",
+        flush=True,
+    )
+    try:
+        while all(p.poll() is None for p in stack.processes):
+            time.sleep(0.5)
+        print("A part of the stack stopped; stopping the rest.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
