@@ -69,7 +69,7 @@ def _spawn(
 ) -> tuple[subprocess.Popen[bytes], Path]:  # fmt: skip
     log = log_dir / f"{name}.log"
     out: IO[bytes] | int = log.open("wb")
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own commands
         args, env=env, cwd=cwd, stdout=None if echo else out, stderr=subprocess.STDOUT,
         start_new_session=not echo,
     )  # fmt: skip
@@ -181,7 +181,8 @@ def main() -> int:
         "\nContextSMS for Teams is running locally:\n"
         f"  Teams (Agents Playground): {stack.playground_url}   <- open this\n"
         f"  bot:                       {stack.bot_url}/api/messages (local development mode)\n"
-        f"  sandbox ContextSMS API:    {stack.sandbox_url}/api/v2 (enterprise {stack.enterprise_id})\n"
+        f"  sandbox ContextSMS API:    {stack.sandbox_url}/api/v2"
+        f" (enterprise {stack.enterprise_id})\n"
         f"  logs:                      {stack.logs['sandbox'].parent}\n"
         "In the Playground, open General (My Team), type @, pick Test Bot and write\n"
         "`map (555) 987-6543 Front desk`. Ctrl-C stops all three.\n",
