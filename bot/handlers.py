@@ -94,6 +94,8 @@ class Turn:
             names = {}
         if channel_id in names:
             return names[channel_id]
+        if channel_id == self.conversation.team_id:
+            return "General"  # the General channel's id is the team's id
         if channel_id == self.conversation.channel_id:
             return "this channel"
         return f"another channel ({channel_id})"

@@ -1,32 +1,29 @@
-"""The sandbox server on a real loopback port, in a thread with its own event loop, so that
-tests on any event loop talk to it over real HTTP."""
+"""The sandbox server on a real loopback port (see servers.py), with its test controls."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiohttp import web
 
 from sandbox.seed import Seeded, seed
 from sandbox.server import SANDBOX_KEY, SandboxApi, create_app
 from sandbox.settings import SandboxSettings
 from sandbox.store import Store
+from tests.support.servers import ThreadedServer, serve_in_thread
 
 
 @dataclass
 class RunningSandbox:
-    base_url: str
+    server: ThreadedServer
     settings: SandboxSettings
     seeded: Seeded
-    app: web.Application
-    _loop: asyncio.AbstractEventLoop
-    _runner: web.AppRunner
-    _thread: threading.Thread
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
 
     @property
     def api_url(self) -> str:
@@ -34,7 +31,7 @@ class RunningSandbox:
 
     @property
     def api(self) -> SandboxApi:
-        return self.app[SANDBOX_KEY]
+        return self.server.app[SANDBOX_KEY]
 
     @property
     def store(self) -> Store:
@@ -57,28 +54,11 @@ class RunningSandbox:
         self.control("PUT", "faults", plan)
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        self.server.stop()
 
 
 def start_sandbox(db: Path, **overrides: Any) -> RunningSandbox:
     settings = SandboxSettings(db=str(db), host="127.0.0.1", port=0, **overrides)
     store = Store(settings.db)
     seeded = seed(store, settings)
-    app = create_app(settings, store)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="sandbox", daemon=True)
-    thread.start()
-    runner = web.AppRunner(app, access_log=None)
-
-    async def serve() -> str:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        return f"http://{host}:{port}"
-
-    base_url = asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
-    return RunningSandbox(base_url, settings, seeded, app, loop, runner, thread)
+    return RunningSandbox(serve_in_thread(create_app(settings, store), "sandbox"), settings, seeded)

@@ -1,0 +1,162 @@
+"""Local stand-ins for Microsoft's side of a Teams bot, over real HTTP:
+
+- `Identity`: the Bot Framework OpenID metadata and JWKS (inbound tokens are signed here, by
+  keys it publishes and can rotate) and an Entra token endpoint for the bot's own tokens;
+- `Connector`: the Bot Connector service that a bot replies to (the activity's serviceUrl),
+  which can be told to throttle.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from pydantic import SecretStr
+
+from tests.support.servers import ThreadedServer, serve_in_thread
+
+ISSUER = "https://api.botframework.com"
+
+
+def new_key() -> tuple[str, rsa.RSAPrivateKey]:
+    return f"key-{secrets.token_hex(4)}", rsa.generate_private_key(
+        public_exponent=65537, key_size=2048
+    )
+
+
+@dataclass
+class Identity:
+    server: ThreadedServer = field(init=False)
+    published: list[tuple[str, rsa.RSAPrivateKey]] = field(default_factory=lambda: [new_key()])
+    metadata_fetches: int = 0
+    token_requests: int = 0
+    token_lifetime: int = 3600
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        app = web.Application()
+        app.router.add_get("/v1/.well-known/openidconfiguration", self._metadata)
+        app.router.add_get("/v1/keys", self._jwks)
+        app.router.add_post("/tenant/oauth2/v2.0/token", self._token)
+        self.server = serve_in_thread(app, "identity")
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.server.base_url}/v1/.well-known/openidconfiguration"
+
+    async def _metadata(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self.metadata_fetches += 1
+        return web.json_response({"issuer": ISSUER, "jwks_uri": f"{self.server.base_url}/v1/keys",
+                                  "id_token_signing_alg_values_supported": ["RS256"]})  # fmt: skip
+
+    async def _jwks(self, request: web.Request) -> web.Response:
+        keys = []
+        for kid, private in self.published:
+            jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
+            keys.append({**jwk, "kid": kid, "use": "sig", "endorsements": ["msteams"]})
+        return web.json_response({"keys": keys})
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        with self._lock:
+            self.token_requests += 1
+        if form.get("client_secret") != "bot-password":
+            return web.json_response({"error": "invalid_client"}, status=401)
+        return web.json_response({"token_type": "Bearer", "expires_in": self.token_lifetime,
+                                  "access_token": f"outbound-{self.token_requests}"})  # fmt: skip
+
+    def rotate(self) -> str:
+        """Publish a new key (Microsoft rotates its keys); the old one stops being published."""
+        self.published = [new_key()]
+        return self.published[0][0]
+
+    def sign(self, claims: dict[str, Any], *, kid: str | None = None,
+             key: rsa.RSAPrivateKey | None = None) -> str:  # fmt: skip
+        use_kid, use_key = self.published[0]
+        return jwt.encode(
+            claims, key or use_key, algorithm="RS256", headers={"kid": kid or use_kid}
+        )
+
+    def claims(self, app_id: str, service_url: str, **changes: Any) -> dict[str, Any]:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": app_id, "exp": now + 3600, "nbf": now - 10,
+                  "serviceurl": service_url}  # fmt: skip
+        claims.update(changes)
+        return claims
+
+    def token_source(
+        self,
+    ) -> Callable[[str, str, SecretStr | None, list[str]], Callable[[], dict[str, Any]]]:
+        """Fetches the bot's own tokens from this stand-in (in place of msal and Entra)."""
+
+        def factory(app_id: str, authority: str, password: SecretStr | None,
+                    scopes: list[str]) -> Callable[[], dict[str, Any]]:  # fmt: skip
+            def fetch() -> dict[str, Any]:
+                time.sleep(0.2)  # a real token endpoint is slow: the bot must not wait on it
+                answer: dict[str, Any] = httpx.post(
+                    f"{self.server.base_url}/tenant/oauth2/v2.0/token",
+                    data={"client_id": app_id, "scope": " ".join(scopes),
+                          "client_secret": password.get_secret_value() if password else "",
+                          "grant_type": "client_credentials"},
+                ).json()  # fmt: skip
+                return answer
+
+            return fetch
+
+        return factory
+
+
+@dataclass
+class Connector:
+    server: ThreadedServer = field(init=False)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    throttle: list[int] = field(default_factory=list)  # statuses to answer before serving
+    attempts: int = 0
+
+    def __post_init__(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._post)
+        app.router.add_post("/v3/conversations/{conversation}/activities", self._post)
+        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._post)
+        app.router.add_get("/v3/teams/{team}/conversations", self._channels)
+        self.server = serve_in_thread(app, "connector")
+
+    @property
+    def url(self) -> str:
+        return self.server.base_url + "/"
+
+    async def _post(self, request: web.Request) -> web.Response:
+        self.attempts += 1
+        if self.throttle:
+            status = self.throttle.pop(0)
+            retry_after = {"Retry-After": "0"} if status == 429 else None
+            return web.json_response({"error": {"code": "Throttled"}}, status=status,
+                                     headers=retry_after)  # fmt: skip
+        body = await request.json()
+        self.received.append({"method": request.method, "path": request.path, "body": body,
+                              "authorization": request.headers.get("Authorization")})  # fmt: skip
+        return web.json_response({"id": f"activity-{len(self.received)}"})
+
+    async def _channels(self, request: web.Request) -> web.Response:
+        team = request.match_info["team"]
+        return web.json_response({"conversations": [
+            {"id": team, "name": None}, {"id": "19:sales@thread.tacv2", "name": "Sales"},
+        ]})  # fmt: skip
+
+    def cards(self) -> list[dict[str, Any]]:
+        return [
+            attachment["content"]
+            for item in self.received
+            for attachment in item["body"].get("attachments") or []
+        ]

@@ -1,0 +1,165 @@
+"""Every card the bot can send: valid for Microsoft's renderer and the official 1.5 schema,
+under Teams' size limit, and carrying ids only."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from bot.actions import ActionSigner, TamperedAction
+from cards import CARD_SIZE_LIMIT, card_size
+from cards.elements import Card
+from cards.screens import PAGE_SIZE, Screens
+from contextsms.models import Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNER = ActionSigner(b"test key")
+
+
+def mapping(
+    i: int, channel: str = "19:general@thread.tacv2", name: str | None = "Front desk"
+) -> Mapping:
+    return Mapping.model_validate(
+        {
+            "numberToMessageAppMapId": f"NTMAP{i:07d}", "phoneNumber": f"+1555{i:07d}",
+            "messagingAppType": "Teams", "messagingAppId": channel, "name": name,
+            "createdDate": 1795700000000 + i,
+        }
+    )  # fmt: skip
+
+
+def every_card() -> dict[str, Card]:
+    s = Screens(SIGNER, {"ch": "19:general@thread.tacv2", "ent": "E0000001"}, "ContextSMS")
+    many = [mapping(i, name="A rather long name for a number " * 2) for i in range(PAGE_SIZE)]
+    cards = {
+        "help in a channel": s.help(True),
+        "help outside a channel": s.help(False),
+        "help for an unknown command": s.help(True, unknown="frobnicate"),
+        "welcome": s.welcome(),
+        "channel only": s.channel_only("map"),
+        "status, empty": s.status("General", []),
+        "status, full": s.status("General", many, notice="A notice"),
+        "mapped": s.mapped(mapping(1), already=False),
+        "mapped already": s.mapped(mapping(1, name=None), already=True),
+        "taken in enterprise": s.taken_in_enterprise(mapping(2), "Sales"),
+        "taken elsewhere": s.taken_elsewhere("+15559876543"),
+        "moved": s.moved(mapping(3), "Sales", already=False),
+        "moved already": s.moved(mapping(3), None, already=True),
+        "not mapped": s.not_mapped("+15559876543"),
+        "confirm unmap": s.confirm_unmap(mapping(4)),
+        "unmapped": s.unmapped("+15559876543", already=False),
+        "unmapped already": s.unmapped(None, already=True),
+        "in another channel": s.in_another_channel(mapping(5), "Sales"),
+        "list, empty": s.list([], 0, 1),
+        "list, a middle page": s.list([("General", many[:5]), ("Sales", many[5:])], 1, 3),
+        "invalid number": s.invalid_number("555-12", "it has too few digits", "map"),
+        "problem": s.problem("ContextSMS had a problem", "Nothing was changed.", "req-abc123"),
+    }
+    return cards
+
+
+def test_every_screen_is_covered() -> None:
+    screens = {
+        name for name, member in inspect.getmembers(Screens, inspect.isfunction)
+        if not name.startswith("_") and name not in {"act", "map_form"}
+    }  # fmt: skip
+    built = {
+        name for name in screens
+        if any(key.split(",")[0].replace(" ", "_").startswith(name) for key in every_card())
+    }  # fmt: skip
+    assert screens - built == set(), "a screen without a test card"
+
+
+def test_microsofts_renderer_finds_no_problem() -> None:
+    cards = every_card()
+    result = subprocess.run(
+        ["node", str(ROOT / "tests/support/validate_cards.js")],
+        input=json.dumps(list(cards.values())), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    problems = dict(zip(cards, json.loads(result.stdout), strict=True))
+    assert {name: p for name, p in problems.items() if p} == {}
+
+
+def test_renderer_check_catches_a_broken_card() -> None:
+    broken = {"type": "AdaptiveCard", "version": "1.5",
+              "body": [{"type": "TextBlok", "text": "x"}, {"type": "Input.Text", "id": "a"},
+                       {"type": "Input.Text", "id": "a"}]}  # fmt: skip
+    result = subprocess.run(
+        ["node", str(ROOT / "tests/support/validate_cards.js")],
+        input=json.dumps([broken]), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    [problems] = json.loads(result.stdout)
+    assert any("TextBlok" in p for p in problems) and any("Duplicate Id" in p for p in problems)
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    text = resources.files("adaptive_cards").joinpath("schemas/schema-1.5.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@pytest.mark.parametrize("name", list(every_card()))
+def test_official_schema_accepts_the_card(name: str, schema: dict[str, Any]) -> None:
+    card = every_card()[name]
+    jsonschema.Draft6Validator(schema).validate(card)
+
+
+def test_official_schema_catches_a_textblock_without_text(schema: dict[str, Any]) -> None:
+    broken = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft6Validator(schema).validate(broken)
+
+
+@pytest.mark.parametrize("name", list(every_card()))
+def test_card_fits_teams_limit(name: str) -> None:
+    assert card_size(every_card()[name]) < CARD_SIZE_LIMIT
+
+
+def actions_of(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("type") == "Action.Execute":
+            found.append(node)
+        for value in node.values():
+            found += actions_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += actions_of(value)
+    return found
+
+
+def test_actions_carry_signed_ids_only() -> None:
+    for name, card in every_card().items():
+        for action in actions_of(card):
+            data = action["data"]
+            assert set(data) == {"ctx", "sig"}, name
+            assert set(data["ctx"]) <= {"ch", "ent", "id", "page"}, name
+            assert SIGNER.verify(action["verb"], data) == data["ctx"]
+            forged = {"ctx": {**data["ctx"], "id": "NTMAP9999999"}, "sig": data["sig"]}
+            with pytest.raises(TamperedAction):
+                SIGNER.verify(action["verb"], forged)
+            with pytest.raises(TamperedAction):
+                SIGNER.verify(
+                    "unmap.confirm" if action["verb"] != "unmap.confirm" else "status", data
+                )
+
+
+def test_only_the_form_button_sends_inputs() -> None:
+    status = every_card()["status, full"]
+    sending = [a["verb"] for a in actions_of(status) if a["associatedInputs"] == "auto"]
+    assert sending == ["map"]
+
+
+def test_dates_are_shown_in_the_readers_time_zone() -> None:
+    text = json.dumps(every_card()["status, full"])
+    when = datetime.fromtimestamp(1795700000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"{{{{DATE({when}, SHORT)}}}}" in text
