@@ -546,6 +546,10 @@ class SandboxApi:
     @web.middleware
     async def log_requests(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         request[REQUEST_ID] = f"req-{secrets.token_hex(6)}"
+        # Counted on arrival: an answer held back by an injected delay counts in its own test.
+        resource = request.match_info.route.resource
+        if resource is not None:
+            self.stats.requests[f"{request.method} {resource.canonical}"] += 1
         started = time.monotonic()
         status = 500
         try:
@@ -561,10 +565,6 @@ class SandboxApi:
                 request[REQUEST_ID],
             )
         response.headers["X-Request-Id"] = request[REQUEST_ID]
-        if request.match_info.route.resource is not None:
-            self.stats.requests[
-                f"{request.method} {request.match_info.route.resource.canonical}"
-            ] += 1
         return response
 
     @web.middleware
