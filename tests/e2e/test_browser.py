@@ -1,0 +1,37 @@
+"""A person's session in the Playground's web page, in headless Chromium, with a screenshot
+of every step (docs/screenshots/ in the README shows them)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from devstack import Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_person_maps_moves_and_unmaps_numbers_in_the_playground(
+    stack: Stack, tmp_path: Path
+) -> None:
+    shots = ROOT / "docs/screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    for old in shots.glob("*-FAILED.png"):
+        old.unlink()
+    result = subprocess.run(
+        ["node", str(ROOT / "tests/e2e/browser.mjs"), stack.playground_url, str(shots)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    steps = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    failed = [s for s in steps if not s["ok"]]
+    assert result.returncode == 0 and not failed, (failed, result.stderr[-2000:])
+    assert [s["step"] for s in steps] == [
+        "01-map", "02-map-in-announcements", "03-map-taken-number", "04-move-it-here",
+        "05-status", "06-unmap-asks-first", "07-unmapped", "08-bad-number",
+    ]  # fmt: skip
+    # Teams' limits, as a person waits them: a card click within 5 s, a message within 15 s.
+    assert all(s["ms"] < 15000 for s in steps)
+    assert all(s["ms"] < 5000 for s in steps if s["step"] in {"04-move-it-here", "07-unmapped"})
+    for s in steps:
+        assert (shots / f"{s['step']}.png").stat().st_size > 10_000

@@ -1,0 +1,92 @@
+"""End to end through Microsoft's Teams emulator: Playground -> bot -> sandbox, over HTTP and
+the Playground's WebSocket, as its web page talks to it."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import httpx
+
+from devstack import Stack
+from tests.conftest import fresh_number
+from tests.support.playground import ANNOUNCEMENTS, GENERAL, Playground, card_text
+
+
+def national(number: str) -> str:
+    return f"({number[2:5]}) {number[5:8]}-{number[8:]}"
+
+
+async def test_map_then_unmap_with_two_clicks(playground: Playground) -> None:
+    number = fresh_number()
+    started = time.monotonic()
+    reply = await playground.say(GENERAL, f"map {national(number)} Front desk")
+    assert time.monotonic() - started < 15
+    [card] = reply.cards
+    assert "Number mapped" in card_text(card) and number in card_text(card)
+
+    started = time.monotonic()
+    ask = await playground.click(reply, "Unmap")
+    assert time.monotonic() - started < 5
+    assert "Unmap this number?" in card_text(ask)
+    done = await playground.click(reply, "Unmap")
+    assert "Number unmapped" in card_text(done)
+    status = await playground.say(GENERAL, "status")
+    assert number not in card_text(status.cards[0])
+
+
+async def test_taken_number_is_named_and_moved_here(playground: Playground, stack: Stack) -> None:
+    number = fresh_number()
+    await playground.say(ANNOUNCEMENTS, f"map {number} Announcements line")
+    reply = await playground.say(GENERAL, f"map {number}")
+    text = card_text(reply.cards[0])
+    assert "Already mapped to another channel" in text
+    assert "**Announcements**" in text  # the channel's name, from Teams
+    stale = copy.deepcopy(reply)  # the same card as another member still sees it
+    moved = await playground.click(reply, "Move it here")
+    assert "Number moved here" in card_text(moved)
+    assert "instead of **Announcements**" in card_text(moved)
+    again = await playground.click(stale, "Move it here")
+    assert "Already here" in card_text(again)
+
+    mappings = httpx.get(
+        f"{stack.sandbox_url}/api/v2/numbertomessageappmapping/enterprise/{stack.enterprise_id}",
+        headers={"Authorization": "Bearer " + httpx.post(
+            f"{stack.sandbox_url}/api/v2/auth/login",
+            json={"username": "you@company.com", "password": "YourStrongPassword!"},
+        ).json()["accessToken"]},
+    ).json()  # fmt: skip
+    [mapping] = [m for m in mappings if m["phoneNumber"] == number]
+    assert mapping["messagingAppId"] == GENERAL
+
+
+async def test_remap_command_and_status(playground: Playground) -> None:
+    number = fresh_number()
+    await playground.say(GENERAL, f"map {number} Reception")
+    moved = await playground.say(ANNOUNCEMENTS, f"remap {number}")
+    assert "Number moved here" in card_text(moved.cards[0])
+    status = await playground.say(ANNOUNCEMENTS, "status")
+    text = card_text(status.cards[0])
+    assert "Numbers in Announcements" in text and "Reception" in text and number in text
+
+
+async def test_status_card_form_maps_a_number(playground: Playground) -> None:
+    status = await playground.say(GENERAL, "status")
+    number = fresh_number()
+    mapped = await playground.click(status, "Map to this channel", number=number, name="Form")
+    assert "Number mapped" in card_text(mapped)
+
+
+async def test_bad_input_gets_a_clear_message(playground: Playground) -> None:
+    bad = await playground.say(GENERAL, "map 555-12")
+    assert "not a phone number I can use" in card_text(bad.cards[0])
+    unknown = await playground.say(GENERAL, "frobnicate")
+    assert "I don't know the command **frobnicate**" in card_text(unknown.cards[0])
+
+
+async def test_personal_chat_says_mapping_needs_a_channel(playground: Playground) -> None:
+    chat = await playground.personal_chat_id()
+    reply = await playground.say(chat, "map +15559876543", mention=False)
+    assert "This works in a channel" in card_text(reply.cards[0])
+    listed = await playground.say(chat, "list", mention=False)
+    assert "All numbers of your organization" in card_text(listed.cards[0])

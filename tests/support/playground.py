@@ -1,0 +1,137 @@
+"""Talks to Microsoft 365 Agents Playground as its web page does: posts a message, clicks a
+card button (an invoke) and reads the bot's replies from the Playground's WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+BOT_ID = "00000000-0000-0000-0000-00000000000011"
+BOT_NAME = "Test Bot"
+USER = {"id": "user-id-0"}
+GENERAL = "team-id"  # the Playground's team "My Team": its General channel's id is the team's
+ANNOUNCEMENTS = "channel-announcements-id"
+PERSONAL = "personal"
+
+
+@dataclass
+class Reply:
+    message_id: str
+    conversation_id: str
+    text: str | None
+    cards: list[dict[str, Any]]
+
+
+@dataclass
+class Playground:
+    url: str
+    session: aiohttp.ClientSession
+    ws: aiohttp.ClientWebSocketResponse
+    replies: asyncio.Queue[Reply] = field(default_factory=asyncio.Queue)
+    _reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def connect(cls, url: str) -> Playground:
+        session = aiohttp.ClientSession()
+        ws = await session.ws_connect(f"{url}/_ws_conversation/v1/conversations/stream")
+        playground = cls(url, session, ws)
+        playground._reader = asyncio.create_task(playground._read())
+        return playground
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            if frame.type != aiohttp.WSMsgType.TEXT:
+                continue
+            event = json.loads(frame.data)
+            message = event.get("message") or {}
+            if (message.get("from") or {}).get("id") != BOT_ID:
+                continue
+            await self.replies.put(
+                Reply(
+                    message_id=message["messageId"],
+                    conversation_id=event.get("actionConversationId", ""),
+                    text=message.get("text"),
+                    cards=[
+                        a["content"]
+                        for a in message.get("attachments") or []
+                        if a.get("contentType") == "application/vnd.microsoft.card.adaptive"
+                    ],
+                )  # fmt: skip
+            )
+
+    async def close(self) -> None:
+        if self._reader:
+            self._reader.cancel()
+        await self.ws.close()
+        await self.session.close()
+
+    async def personal_chat_id(self) -> str:
+        async with self.session.get(f"{self.url}/_internal/v1/config") as response:
+            config = await response.json()
+        return str(config["config"]["personalChat"]["id"])
+
+    async def say(self, conversation: str, text: str, *, mention: bool = True,
+                  timeout: float = 15) -> Reply:  # fmt: skip
+        """Post `@Test Bot text` as a user does, and wait for the bot's answer."""
+        while not self.replies.empty():
+            self.replies.get_nowait()
+        body: dict[str, Any] = {"type": "text", "textFormat": "plain", "from": USER,
+                                "text": f"<at>{BOT_NAME}</at> {text}" if mention else text}  # fmt: skip
+        if mention:
+            body["mentions"] = [{"mentioned": {"id": BOT_ID, "name": BOT_NAME},
+                                 "text": f"<at>{BOT_NAME}</at>"}]  # fmt: skip
+        async with self.session.post(
+            f"{self.url}/_conversation/v1/conversations/{conversation}/messages", json=body
+        ) as response:
+            assert response.status == 200, await response.text()
+        return await asyncio.wait_for(self.replies.get(), timeout)
+
+    async def click(self, reply: Reply, title: str, card_index: int = 0,
+                    **inputs: str) -> dict[str, Any]:  # fmt: skip
+        """Click a card's Action.Execute button; the answer is the card that replaces it."""
+        action = find_action(reply.cards[card_index], title)
+        payload = {
+            "name": "adaptiveCard/action",
+            "value": {"action": {**action, "data": {**action["data"], **inputs}}},
+            "from": USER,
+            "conversation": {"id": reply.conversation_id},
+            "replyToId": reply.message_id,
+        }
+        async with self.session.post(
+            f"{self.url}/_conversation/v1/invoke", json=payload
+        ) as response:
+            assert response.status == 200, await response.text()
+            answer: dict[str, Any] = await response.json()
+        assert answer["type"] == "application/vnd.microsoft.card.adaptive", answer
+        reply.cards[card_index] = answer["value"]  # the card changes in place
+        return answer["value"]
+
+
+def find_action(card: Any, title: str) -> dict[str, Any]:
+    if isinstance(card, dict):
+        if card.get("type") == "Action.Execute" and card.get("title") == title:
+            return card
+        children: list[Any] = list(card.values())
+    elif isinstance(card, list):
+        children = card
+    else:
+        children = []
+    for child in children:
+        try:
+            return find_action(child, title)
+        except LookupError:
+            continue
+    raise LookupError(title)
+
+
+def card_text(card: Any) -> str:
+    if isinstance(card, dict):
+        own = [card[k] for k in ("text", "title", "value") if isinstance(card.get(k), str)]
+        return "\n".join(own + [card_text(v) for v in card.values() if isinstance(v, dict | list)])
+    if isinstance(card, list):
+        return "\n".join(card_text(v) for v in card)
+    return ""
