@@ -60,7 +60,7 @@ class Playground:
                         for a in message.get("attachments") or []
                         if a.get("contentType") == "application/vnd.microsoft.card.adaptive"
                     ],
-                )  # fmt: skip
+                )
             )
 
     async def close(self) -> None:
@@ -79,8 +79,8 @@ class Playground:
         """Post `@Test Bot text` as a user does, and wait for the bot's answer."""
         while not self.replies.empty():
             self.replies.get_nowait()
-        body: dict[str, Any] = {"type": "text", "textFormat": "plain", "from": USER,
-                                "text": f"<at>{BOT_NAME}</at> {text}" if mention else text}  # fmt: skip
+        said = f"<at>{BOT_NAME}</at> {text}" if mention else text
+        body: dict[str, Any] = {"type": "text", "textFormat": "plain", "from": USER, "text": said}
         if mention:
             body["mentions"] = [{"mentioned": {"id": BOT_ID, "name": BOT_NAME},
                                  "text": f"<at>{BOT_NAME}</at>"}]  # fmt: skip
@@ -107,8 +107,9 @@ class Playground:
             assert response.status == 200, await response.text()
             answer: dict[str, Any] = await response.json()
         assert answer["type"] == "application/vnd.microsoft.card.adaptive", answer
-        reply.cards[card_index] = answer["value"]  # the card changes in place
-        return answer["value"]
+        card: dict[str, Any] = answer["value"]
+        reply.cards[card_index] = card  # the card changes in place
+        return card
 
 
 def find_action(card: Any, title: str) -> dict[str, Any]:
