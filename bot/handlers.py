@@ -43,9 +43,10 @@ log = logging.getLogger("bot")
 
 ChannelNames = Callable[[], Awaitable[dict[str, str]]]
 
-# Teams waits 5 s for a card action and 15 s for a message; leave room for the reply itself.
-ACTION_BUDGET = 4.0
-MESSAGE_BUDGET = 12.0
+# How long one request may take at the API in all, retries included. Teams waits less (5 s
+# for a card action, 15 s for a message): bot/teams.py answers in time with a "working on it"
+# card and updates it when the work is done.
+API_DEADLINE = 30.0
 
 
 async def no_names() -> dict[str, str]:
@@ -57,8 +58,7 @@ class BotOptions:
     enterprise_id: str | None
     default_region: str = "US"
     product: str = "ContextSMS"
-    action_budget: float = ACTION_BUDGET
-    message_budget: float = MESSAGE_BUDGET
+    deadline: float = API_DEADLINE
 
 
 class Refusal(Exception):
@@ -122,7 +122,7 @@ class MappingBot:
         ctx = {"ch": conversation.channel_id or "", "ent": enterprise_id}
         return Screens(self.signer, ctx, self.options.product)
 
-    def _turn(self, conversation: Conversation, budget: float, names: ChannelNames) -> Turn:
+    def _turn(self, conversation: Conversation, names: ChannelNames) -> Turn:
         try:
             enterprise_id = enterprise_for(conversation, self.options.enterprise_id)
         except NoEnterprise:
@@ -136,7 +136,7 @@ class MappingBot:
             ) from None
         return Turn(
             conversation, self.screens(conversation, enterprise_id), enterprise_id,
-            Deadline(budget), names,
+            Deadline(self.options.deadline), names,
         )  # fmt: skip
 
     # -- entry points ---------------------------------------------------------------------
@@ -144,12 +144,20 @@ class MappingBot:
     def welcome(self, conversation: Conversation) -> Card:
         return self.screens(conversation, self.options.enterprise_id or "").welcome()
 
+    def pending(self, conversation: Conversation) -> Card:
+        return self.screens(conversation, self.options.enterprise_id or "").pending()
+
+    def failed(self, conversation: Conversation) -> Card:
+        return self.screens(conversation, self.options.enterprise_id or "").problem(
+            "Something went wrong", "Nothing was changed. Try again in a minute."
+        )
+
     async def on_message(
         self, conversation: Conversation, text: str, names: ChannelNames = no_names
     ) -> Card:
         command = parse(text, self.options.default_region)
         try:
-            turn = self._turn(conversation, self.options.message_budget, names)
+            turn = self._turn(conversation, names)
             return await self._guard(turn, self._command(turn, command))
         except Refusal as refusal:
             return refusal.card
@@ -162,7 +170,7 @@ class MappingBot:
         names: ChannelNames = no_names,
     ) -> Card:
         try:
-            turn = self._turn(conversation, self.options.action_budget, names)
+            turn = self._turn(conversation, names)
             handler = self._verbs.get(verb)
             if handler is None:
                 raise TamperedAction(f"unknown verb {verb!r}")
@@ -199,9 +207,9 @@ class MappingBot:
         except DeadlineExceeded as exc:
             if exc.outcome_unknown:
                 return screens.problem(
-                    "Still in progress",
-                    "ContextSMS is slow to answer. The change may still be applied: check "
-                    "this channel's numbers in a minute before trying again.",
+                    "No answer from ContextSMS",
+                    "ContextSMS did not confirm the change in time, so it may or may not have "
+                    "been applied. Check this channel's numbers before trying again.",
                 )
             return screens.problem(
                 "ContextSMS is slow to answer",

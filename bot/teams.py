@@ -3,11 +3,13 @@ Bot Framework types; everything it calls takes a `Conversation` and returns card
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
-from botbuilder.core import InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core import BotAdapter, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
 from botbuilder.schema import Activity, Attachment, ChannelAccount
 from botbuilder.schema.teams import TeamInfo
@@ -20,6 +22,10 @@ log = logging.getLogger("bot.teams")
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CHANNEL_NAMES_TTL = 60.0
+# Teams waits 5 s for the answer to a card action and 15 s for a message; keep a margin for
+# the reply itself. Work that takes longer goes on, and its card replaces a "working on it" one.
+ACTION_BUDGET = 4.0
+MESSAGE_BUDGET = 12.0
 
 
 def conversation_of(activity: Activity) -> Conversation:
@@ -57,9 +63,64 @@ def card_invoke_response(card: Card) -> InvokeResponse:
 
 
 class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
-    def __init__(self, bot: MappingBot) -> None:
+    def __init__(
+        self,
+        bot: MappingBot,
+        *,
+        action_budget: float = ACTION_BUDGET,
+        message_budget: float = MESSAGE_BUDGET,
+    ) -> None:
         self.bot = bot
+        self.action_budget = action_budget
+        self.message_budget = message_budget
         self._names: dict[str, tuple[float, dict[str, str]]] = {}
+        self._later: set[asyncio.Task[None]] = set()
+
+    async def aclose(self, grace: float = 5.0) -> None:
+        """Let cards that are being finished get their update, for a little while."""
+        if self._later:
+            await asyncio.wait(self._later, timeout=grace)
+        for task in self._later:
+            task.cancel()
+
+    async def _within(self, work: asyncio.Future[Card], budget: float) -> Card | None:
+        done, _ = await asyncio.wait({work}, timeout=budget)
+        return work.result() if done else None
+
+    def _finish_later(
+        self, turn_context: TurnContext, conversation: Conversation,
+        work: Awaitable[Card], activity_id: str | None,
+    ) -> None:  # fmt: skip
+        """When `work` is done, put its card in place of the "working on it" one."""
+        claims = turn_context.turn_state.get(BotAdapter.BOT_IDENTITY_KEY)
+        audience = turn_context.turn_state.get(BotAdapter.BOT_OAUTH_SCOPE_KEY)
+        reference = TurnContext.get_conversation_reference(turn_context.activity)
+        adapter = turn_context.adapter
+
+        async def finish() -> None:
+            try:
+                card = await work
+            except Exception:
+                log.exception("a late card could not be finished")
+                card = self.bot.failed(conversation)
+            if not activity_id:
+                return
+            update = card_activity(card)
+            update.id = activity_id
+
+            async def replace(context: TurnContext) -> None:
+                await context.update_activity(update)
+
+            try:
+                await adapter.continue_conversation_with_claims(
+                    claims, reference, audience, replace
+                )
+            except Exception:
+                log.exception("could not update card %s", activity_id)
+
+        task = asyncio.create_task(finish())
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     def channel_names(self, turn_context: TurnContext, conversation: Conversation) -> ChannelNames:
         async def names() -> dict[str, str]:
@@ -79,10 +140,17 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         conversation = conversation_of(activity)
-        card = await self.bot.on_message(
-            conversation, activity.text or "", self.channel_names(turn_context, conversation)
+        work = asyncio.ensure_future(
+            self.bot.on_message(
+                conversation, activity.text or "", self.channel_names(turn_context, conversation)
+            )
         )
-        await turn_context.send_activity(card_activity(card))
+        card = await self._within(work, self.message_budget)
+        if card is not None:
+            await turn_context.send_activity(card_activity(card))
+            return
+        sent = await turn_context.send_activity(card_activity(self.bot.pending(conversation)))
+        self._finish_later(turn_context, conversation, work, sent.id if sent else None)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
@@ -91,18 +159,23 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         conversation = conversation_of(activity)
         action = _dict(_dict(activity.value).get("action"))
         verb = str(action.get("verb") or "")
-        try:
-            card = await self.bot.on_action(
+        work = asyncio.ensure_future(
+            self.bot.on_action(
                 conversation,
                 verb,
                 action.get("data"),
                 self.channel_names(turn_context, conversation),
             )
+        )
+        try:
+            card = await self._within(work, self.action_budget)
         except Exception:
             log.exception("card action %r failed", verb)
-            card = self.bot.screens(conversation, "").problem(
-                "Something went wrong", "Nothing was changed. Try again in a minute."
-            )
+            card = self.bot.failed(conversation)
+        if card is None:
+            # The card that was clicked is the activity the invoke replies to.
+            self._finish_later(turn_context, conversation, work, activity.reply_to_id)
+            card = self.bot.pending(conversation)
         return card_invoke_response(card)
 
     async def on_teams_members_added(

@@ -100,6 +100,17 @@ class Screens:
             [self.act("Help", "help"), self.act("This channel's numbers", "status")],
         )
 
+    def pending(self) -> Card:
+        return card(
+            [
+                heading("Working on it"),
+                text(
+                    "ContextSMS is slow to answer right now. This card will change to show the "
+                    "result as soon as it is done.",
+                ),
+            ]
+        )
+
     def channel_only(self, command: str) -> Card:
         return card(
             [

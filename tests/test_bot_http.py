@@ -246,3 +246,47 @@ async def test_requests_that_are_not_activities(bot: Bot) -> None:
     assert text.status_code == 415
     empty = await bot.post({"no": "type"})
     assert empty.status_code == 400
+
+
+async def wait_for(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_slow_api_answers_in_time_and_updates_the_card_when_done(
+    bot: Bot, sandbox: RunningSandbox
+) -> None:
+    teams_bot = bot.app[SERVICES].teams_bot
+    teams_bot.message_budget = teams_bot.action_budget = 0.5
+    number = fresh_number()
+    sandbox.faults(script=[{"path_prefix": "/api/v2/mapping/add", "delay_ms": 1500}])
+    started = time.monotonic()
+    response = await bot.post(bot.activity(f"map {number} Desk"))
+    assert response.status_code == 201 and time.monotonic() - started < 1.2
+    [pending] = bot.connector.received
+    assert pending["method"] == "POST" and "Working on it" in str(pending["body"])
+    await wait_for(lambda: len(bot.connector.received) == 2)
+    update = bot.connector.received[1]
+    assert update["method"] == "PUT"
+    assert update["path"].endswith("/activities/activity-1")  # the "working on it" message
+    assert "Number mapped" in str(update["body"]) and number in str(update["body"])
+
+    # A card click: the invoke is answered in time, then the clicked card is updated.
+    unmap = next(a for a in update["body"]["attachments"][0]["content"]["actions"]
+                 if a["title"] == "Unmap")  # fmt: skip
+    sandbox.faults(script=[{"path_prefix": "/api/v2/numbertomessageappmapping", "delay_ms": 1500}])
+    invoke = bot.activity(
+        type="invoke", name="adaptiveCard/action", replyToId="activity-1",
+        value={"action": {"type": "Action.Execute", "verb": unmap["verb"], "data": unmap["data"]}},
+    )  # fmt: skip
+    del invoke["text"]
+    started = time.monotonic()
+    answer = (await bot.post(invoke)).json()
+    assert time.monotonic() - started < 1.2
+    assert "Working on it" in str(answer["value"])
+    await wait_for(lambda: len(bot.connector.received) == 3)
+    late = bot.connector.received[2]
+    assert late["method"] == "PUT" and late["path"].endswith("/activities/activity-1")
+    assert "Unmap this number?" in str(late["body"])

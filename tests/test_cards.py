@@ -44,6 +44,7 @@ def every_card() -> dict[str, Card]:
         "help outside a channel": s.help(False),
         "help for an unknown command": s.help(True, unknown="frobnicate"),
         "welcome": s.welcome(),
+        "pending": s.pending(),
         "channel only": s.channel_only("map"),
         "status, empty": s.status("General", []),
         "status, full": s.status("General", many, notice="A notice"),
