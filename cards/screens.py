@@ -80,7 +80,11 @@ class Screens:
                              subtle=True))  # fmt: skip
         actions = [self.act("All numbers", "list")]
         if in_channel:
-            actions.insert(0, self.act("This channel's numbers", "status"))
+            # The status card holds the "Map a number" form, next to this channel's numbers.
+            actions[:0] = [
+                self.act("Map a number", "status"),
+                self.act("This channel's numbers", "status"),
+            ]
         return card(body, actions)
 
     def welcome(self) -> Card:
