@@ -7,18 +7,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: help venv node chromium test lint sandbox run clean
+.PHONY: help venv node chromium test lint sandbox run package clean
 
 help:
 	@echo "make run      the local stack: sandbox + bot + Microsoft 365 Agents Playground"
 	@echo "make test     lint, type-check and run every test (what CI runs)"
 	@echo "make sandbox  the sandbox ContextSMS server alone, on 127.0.0.1:8787"
+	@echo "make package  the Teams app package: BRAND=manifest/brands/x.json BOT_APP_ID=<guid>"
 	@echo "make clean    remove the virtualenv, node_modules and local data"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,package]'
 	@touch $@
 
 venv: $(STAMP)
@@ -49,5 +50,9 @@ sandbox: $(STAMP)
 run: $(STAMP) node
 	$(BIN)/python devstack.py
 
+BRAND ?= manifest/brands/contextsms.json
+package: $(STAMP) node
+	$(BIN)/python -m manifest.package --brand $(BRAND) $(if $(BOT_APP_ID),--bot-app-id $(BOT_APP_ID))
+
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules var dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
