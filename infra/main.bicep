@@ -25,6 +25,9 @@ param botAppPassword string
 @description('Container image of the bot, e.g. myregistry.azurecr.io/contextsms-teams:1.0.0.')
 param containerImage string
 
+@description('Name of the Azure Container Registry holding the image (same resource group); empty for a public image.')
+param containerRegistryName string = ''
+
 @description('ContextSMS API base URL.')
 param contextsmsBaseUrl string = 'https://context-sms.sabrhub.com/api/v2'
 
@@ -177,6 +180,22 @@ resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = if (!empty(containerRegistryName)) {
+  name: containerRegistryName
+}
+
+// AcrPull, so that App Service pulls the image with the app's identity (no registry password).
+resource acrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(containerRegistryName)) {
+  name: guid(resourceGroup().id, containerRegistryName, identity.id, 'acr-pull')
+  scope: registry
+  properties: {
+    roleDefinitionId: subscriptionResourceId(
+      'Microsoft.Authorization/roleDefinitions', '7f951dda-4ed3-4680-a7ca-43fe172d538d')
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy needs Premium v3 with 3 instances; set zoneRedundant=true where the region and budget allow
   name: '${namePrefix}-plan-${suffix}'
@@ -206,6 +225,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
     keyVaultReferenceIdentity: identity.id
     siteConfig: {
       linuxFxVersion: 'DOCKER|${containerImage}'
+      acrUseManagedIdentityCreds: !empty(containerRegistryName)
+      acrUserManagedIdentityID: empty(containerRegistryName) ? null : identity.properties.clientId
       alwaysOn: true
       numberOfWorkers: instanceCount
       http20Enabled: true
@@ -232,7 +253,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
       ]
     }
   }
-  dependsOn: [secretsUser, tableContributor]
+  dependsOn: [secretsUser, tableContributor, acrPull]
 }
 
 resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
