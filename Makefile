@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: help venv node chromium test lint sandbox run package clean
+.PHONY: help venv node chromium test lint sandbox run package screenshots clean
 
 help:
 	@echo "make run      the local stack: sandbox + bot + Microsoft 365 Agents Playground"
@@ -49,6 +49,10 @@ sandbox: $(STAMP)
 
 run: $(STAMP) node
 	$(BIN)/python devstack.py
+
+# Refresh the README's pictures: the browser test, saving into docs/screenshots.
+screenshots: $(STAMP) node chromium
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest tests/e2e/test_browser.py
 
 BRAND ?= manifest/brands/contextsms.json
 package: $(STAMP) node
