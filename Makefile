@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: help venv node chromium test lint sandbox run package screenshots clean
+.PHONY: help venv node chromium test lint sandbox run package screenshots bench clean
 
 help:
 	@echo "make run      the local stack: sandbox + bot + Microsoft 365 Agents Playground"
 	@echo "make test     lint, type-check and run every test (what CI runs)"
 	@echo "make sandbox  the sandbox ContextSMS server alone, on 127.0.0.1:8787"
 	@echo "make package  the Teams app package: BRAND=manifest/brands/x.json BOT_APP_ID=<guid>"
+	@echo "make bench    messages per second through the bot, on loopback"
 	@echo "make clean    remove the virtualenv, node_modules and local data"
 
 $(STAMP): pyproject.toml
@@ -49,6 +50,10 @@ sandbox: $(STAMP)
 
 run: $(STAMP) node
 	$(BIN)/python devstack.py
+
+# Messages per second through the whole bot, on loopback (prints figures).
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_messages.py
 
 # Refresh the README's pictures: the browser test, saving into docs/screenshots.
 screenshots: $(STAMP) node chromium

@@ -1,0 +1,134 @@
+"""Messages per second through the whole bot: JWT validation, the turn, a ContextSMS call and
+the reply to the connector, with a token endpoint that takes 200 ms (as Entra's can).
+
+    .venv/bin/python scripts/bench_messages.py [--messages 300] [--concurrency 10]
+
+Everything runs on loopback: the sandbox, stand-ins of the Bot Framework identity endpoints and
+of the Bot Connector (tests/support), and the bot's app from `create_app`. It compares the
+bot's cached credentials with credentials built anew for every activity, as botbuilder's stock
+factory does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import web
+from botframework.connector.auth import AppCredentials
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import create_app
+from bot.credentials import CachedAppCredentials, CachedCredentialsFactory
+from bot.settings import Settings
+from tests.support.botframework import Connector, Identity
+from tests.support.sandbox import start_sandbox
+
+APP_ID = "11111111-2222-3333-4444-555555555555"
+CHANNEL = "19:general@thread.tacv2"
+
+
+class StockLikeFactory(CachedCredentialsFactory):
+    """New credentials, and so a new token, for every activity, fetched on the event loop."""
+
+    async def create_credentials(self, app_id: str, oauth_scope: str, login_endpoint: str,
+                                 validate_authority: bool) -> AppCredentials:  # fmt: skip
+        fetch = self._token_source(app_id, "authority", self._password, [oauth_scope])
+        credentials = CachedAppCredentials(app_id, "botframework.com", oauth_scope, fetch)
+        credentials.get_access_token()  # synchronous, as msal is in the stock factory
+        return credentials
+
+
+async def run(factory_cls: type[CachedCredentialsFactory], messages: int, concurrency: int,
+              text: str, tmp: Path) -> dict[str, float]:  # fmt: skip
+    sandbox = start_sandbox(tmp / f"{factory_cls.__name__}.db")
+    identity, connector = Identity(), Connector()
+    settings = Settings.model_validate({
+        "base_url": sandbox.api_url, "username": sandbox.settings.username,
+        "password": sandbox.settings.password, "csp_id": sandbox.seeded.csp_id,
+        "enterprise_id": sandbox.seeded.enterprise_id, "MicrosoftAppId": APP_ID,
+        "MicrosoftAppPassword": "bot-password",
+        "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": identity.metadata_url,
+    })  # fmt: skip
+    factory = factory_cls(APP_ID, settings.app_password, token_source=identity.token_source())
+    runner = web.AppRunner(create_app(settings, credentials_factory=factory))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    token = identity.sign(identity.claims(APP_ID, connector.url))
+    activity: dict[str, Any] = {
+        "type": "message", "channelId": "msteams", "serviceUrl": connector.url,
+        "from": {"id": "29:a"}, "recipient": {"id": "28:bot"}, "text": f"<at>Bot</at> {text}",
+        "conversation": {"id": CHANNEL, "conversationType": "channel"},
+        "channelData": {"teamsChannelId": CHANNEL, "channel": {"id": CHANNEL}},
+    }  # fmt: skip
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(messages):
+        queue.put_nowait(i)
+    async with httpx.AsyncClient(timeout=60) as http:
+        # One warm-up message: log in to ContextSMS, fetch the signing keys.
+        await http.post(f"http://{host}:{port}/api/messages", json=activity,
+                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+        async def worker() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                started = time.perf_counter()
+                response = await http.post(
+                    f"http://{host}:{port}/api/messages", json=activity,
+                    headers={"Authorization": f"Bearer {token}"},
+                )  # fmt: skip
+                assert response.status_code == 201, response.text
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    await runner.cleanup()
+    for server in (identity.server, connector.server):
+        server.stop()
+    sandbox.stop()
+    latencies.sort()
+    return {
+        "messages/s": messages / elapsed,
+        "p50 ms": statistics.median(latencies) * 1000,
+        "p95 ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+        "token fetches": identity.token_requests,
+        "replies": len(connector.received),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--text", default="status", help="the command each message carries")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, cls in (("cached credentials (ours)", CachedCredentialsFactory),
+                          ("new credentials per activity", StockLikeFactory)):  # fmt: skip
+            count = (
+                args.messages if cls is CachedCredentialsFactory else max(20, args.messages // 10)
+            )
+            figures = asyncio.run(run(cls, count, args.concurrency, args.text, Path(tmp)))
+            shown = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
+                              for k, v in figures.items())  # fmt: skip
+            print(
+                f"{name:30} {count} messages '{args.text}', concurrency {args.concurrency}: {shown}"
+            )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the benchmark process (bot, sandbox and stand-ins together): {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
