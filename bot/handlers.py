@@ -114,6 +114,8 @@ class MappingBot:
             "list": self.on_list,
             "map": self.on_map_form,
             "remap": self.on_remap_action,
+            "remap.pick": self.on_remap_pick,
+            "remap.move": self.on_remap_move,
             "unmap.ask": self.on_unmap_ask,
             "unmap.confirm": self.on_unmap_confirm,
         }
@@ -368,6 +370,48 @@ class MappingBot:
                 turn, notice="That number is no longer mapped in your organization."
             )
         return await self._move_here(turn, existing, existing.phone_number)
+
+    async def on_remap_pick(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
+        existing = await self.service.by_id(turn.enterprise_id, ctx.get("id", ""), turn.limit)
+        if existing is None:
+            return turn.screens.unmapped(None, already=True)
+        if existing.messaging_app_id != turn.channel_id:
+            label = await turn.channel_label(existing.messaging_app_id)
+            return turn.screens.in_another_channel(existing, label)
+        return turn.screens.pick_channel(existing, await self._other_channels(turn))
+
+    async def on_remap_move(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
+        target = inputs.get("target")
+        channels = dict(await self._other_channels(turn))
+        existing = await self.service.by_id(turn.enterprise_id, ctx.get("id", ""), turn.limit)
+        if existing is None:
+            return turn.screens.unmapped(None, already=True)
+        if isinstance(target, str) and existing.messaging_app_id == target:
+            return turn.screens.moved_away(existing, channels.get(target, target), already=True)
+        # The target is typed by the person (a choice): it must be a channel of this team.
+        if not isinstance(target, str) or target not in channels:
+            return turn.screens.problem(
+                "Choose one of this team's channels", "Nothing was changed."
+            )
+        if existing.messaging_app_id != turn.channel_id:
+            label = await turn.channel_label(existing.messaging_app_id)
+            return turn.screens.in_another_channel(existing, label)
+        moved = await self.service.move_here(
+            turn.enterprise_id, target, existing, existing.phone_number, turn.limit
+        )
+        assert isinstance(moved, Moved)
+        return turn.screens.moved_away(moved.mapping, channels[target], already=False)
+
+    async def _other_channels(self, turn: Turn) -> list[tuple[str, str]]:
+        try:
+            names = await turn.names()
+        except Exception:
+            log.warning("could not read channel names", exc_info=True)
+            names = {}
+        return sorted(
+            ((cid, name) for cid, name in names.items() if cid != turn.channel_id),
+            key=lambda item: item[1].lower(),
+        )
 
     async def on_unmap_ask(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
         existing = await self.service.by_id(turn.enterprise_id, ctx.get("id", ""), turn.limit)

@@ -163,6 +163,7 @@ class Screens:
                         text(f"**{mapping.name or 'Unnamed'}**: {number_label(mapping)}"),
                         text(f"Since {when(mapping.created_date)}", subtle=True),
                         action_set([
+                            self.act("Remap", "remap.pick", id=mapping.id),
                             self.act("Unmap", "unmap.ask", style="destructive", id=mapping.id),
                         ]),
                     ],
@@ -233,6 +234,45 @@ class Screens:
                 self.act("This channel's numbers", "status"),
                 self.act("Unmap", "unmap.ask", style="destructive", id=mapping.id),
             ],
+        )
+
+    def pick_channel(self, mapping: Mapping, channels: list[tuple[str, str]]) -> Card:
+        """Where to move a number of this channel: the team's other channels."""
+        if not channels:
+            return card(
+                [
+                    heading("Which channel?"),
+                    text(
+                        "I know no other channel of this team. In the channel that should get "
+                        f"{number_label(mapping)}, write `remap {mapping.phone_number}`."
+                    ),
+                ],
+                [self.act("This channel's numbers", "status")],
+            )
+        return card(
+            [
+                heading("Move this number"),
+                text(f"Move {number_label(mapping)} ({mapping.name or 'Unnamed'}) to:"),
+                {
+                    "type": "Input.ChoiceSet", "id": "target", "label": "Channel",
+                    "isRequired": True, "errorMessage": "Choose a channel",
+                    "value": channels[0][0],
+                    "choices": [{"title": name, "value": cid} for cid, name in channels],
+                },
+            ],
+            [
+                self.act("Move", "remap.move", style="positive", inputs=True, id=mapping.id),
+                self.act("Cancel", "status"),
+            ],
+        )  # fmt: skip
+
+    def moved_away(self, mapping: Mapping, channel: str, already: bool) -> Card:
+        return card(
+            [
+                heading("Already there" if already else "Number moved", "good"),
+                text(f"SMS to {number_label(mapping)} now arrive in **{channel}**."),
+            ],
+            [self.act("This channel's numbers", "status")],
         )
 
     def not_mapped(self, number: str) -> Card:

@@ -312,3 +312,36 @@ async def test_an_api_that_never_answers_gets_a_plain_answer(
     assert time.monotonic() - started < 1.0
     assert "No answer from ContextSMS" in texts(card)
     assert "may or may not have been applied" in texts(card)
+
+
+async def test_remap_from_the_status_card_moves_a_number_to_a_chosen_channel(
+    bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
+) -> None:
+    async def names() -> dict[str, str]:
+        return {GENERAL: "General", SALES: "Sales"}
+
+    number = fresh_number()
+    await bot.on_message(in_channel(), f"map {number} Desk")
+    status = await bot.on_message(in_channel(), "status", names)
+    pick = await bot.on_action(in_channel(), **_click(status, "Remap"), names=names)
+    assert "Move this number" in texts(pick) and "Sales" in texts(pick)
+    assert "General" not in [c["title"] for c in pick["body"][2]["choices"]]
+    move = button(pick, "Move")
+
+    forged = await bot.on_action(
+        in_channel(), move["verb"], {**move["data"], "target": "19:evil"}, names
+    )
+    assert "Choose one of this team's channels" in texts(forged)
+    done = await bot.on_action(in_channel(), move["verb"], {**move["data"], "target": SALES}, names)
+    assert "Number moved" in texts(done) and "**Sales**" in texts(done)
+    [mapping] = await client.list_mappings(enterprise.enterprise_id)
+    assert mapping.messaging_app_id == SALES
+    again = await bot.on_action(
+        in_channel(), move["verb"], {**move["data"], "target": SALES}, names
+    )
+    assert "Already there" in texts(again)
+
+
+def _click(card: Card, title: str) -> dict[str, Any]:
+    action = button(card, title)
+    return {"verb": action["verb"], "data": action["data"]}

@@ -55,6 +55,10 @@ def every_card() -> dict[str, Card]:
         "moved": s.moved(mapping(3), "Sales", already=False),
         "moved already": s.moved(mapping(3), None, already=True),
         "not mapped": s.not_mapped("+15559876543"),
+        "pick channel": s.pick_channel(mapping(6), [("19:a", "Sales"), ("19:b", "Support")]),
+        "pick channel, none known": s.pick_channel(mapping(6), []),
+        "moved away": s.moved_away(mapping(7), "Sales", already=False),
+        "moved away already": s.moved_away(mapping(7), "Sales", already=True),
         "confirm unmap": s.confirm_unmap(mapping(4)),
         "unmapped": s.unmapped("+15559876543", already=False),
         "unmapped already": s.unmapped(None, already=True),
@@ -158,6 +162,10 @@ def test_only_the_form_button_sends_inputs() -> None:
     status = every_card()["status, full"]
     sending = [a["verb"] for a in actions_of(status) if a["associatedInputs"] == "auto"]
     assert sending == ["map"]
+    pick = every_card()["pick channel"]
+    assert [a["verb"] for a in actions_of(pick) if a["associatedInputs"] == "auto"] == [
+        "remap.move"
+    ]
 
 
 def test_dates_are_shown_in_the_readers_time_zone() -> None:

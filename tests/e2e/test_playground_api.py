@@ -90,3 +90,22 @@ async def test_personal_chat_says_mapping_needs_a_channel(playground: Playground
     assert "This works in a channel" in card_text(reply.cards[0])
     listed = await playground.say(chat, "list", mention=False)
     assert "All numbers of your organization" in card_text(listed.cards[0])
+
+
+async def test_remap_from_status_to_another_channel_of_the_team(playground: Playground) -> None:
+    number = fresh_number()
+    await playground.say(GENERAL, f"map {number} Night line")
+    status = await playground.say(GENERAL, "status")
+    index = next(i for i, c in enumerate(status.cards) if number in card_text(c))  # the status card
+    card = status.cards[index]
+    # Several numbers may be listed: click the Remap of ours.
+    entry = next(item for item in card["body"] if number in card_text(item))
+    status.cards[index] = {"type": "AdaptiveCard", "version": "1.5", "body": [entry]}
+    pick = await playground.click(status, "Remap", card_index=index)
+    assert "Move this number" in card_text(pick)
+    choices = {c["title"]: c["value"] for c in pick["body"][2]["choices"]}
+    assert choices == {"Announcements": ANNOUNCEMENTS}
+    moved = await playground.click(status, "Move", card_index=index, target=ANNOUNCEMENTS)
+    assert "Number moved" in card_text(moved) and "**Announcements**" in card_text(moved)
+    there = await playground.say(ANNOUNCEMENTS, "status")
+    assert number in card_text(there.cards[0])
