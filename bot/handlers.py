@@ -372,35 +372,40 @@ class MappingBot:
         return await self._move_here(turn, existing, existing.phone_number)
 
     async def on_remap_pick(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
-        existing = await self.service.by_id(turn.enterprise_id, ctx.get("id", ""), turn.limit)
-        if existing is None:
-            return turn.screens.unmapped(None, already=True)
-        if existing.messaging_app_id != turn.channel_id:
-            label = await turn.channel_label(existing.messaging_app_id)
-            return turn.screens.in_another_channel(existing, label)
+        existing = await self._mapping_here(turn, ctx)
         return turn.screens.pick_channel(existing, await self._other_channels(turn))
 
     async def on_remap_move(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
         target = inputs.get("target")
         channels = dict(await self._other_channels(turn))
         existing = await self.service.by_id(turn.enterprise_id, ctx.get("id", ""), turn.limit)
-        if existing is None:
-            return turn.screens.unmapped(None, already=True)
-        if isinstance(target, str) and existing.messaging_app_id == target:
+        if existing is not None and existing.messaging_app_id == target:
             return turn.screens.moved_away(existing, channels.get(target, target), already=True)
-        # The target is typed by the person (a choice): it must be a channel of this team.
+        # The target is the person's choice, so unsigned: it must be a channel of this team.
         if not isinstance(target, str) or target not in channels:
             return turn.screens.problem(
                 "Choose one of this team's channels", "Nothing was changed."
             )
-        if existing.messaging_app_id != turn.channel_id:
-            label = await turn.channel_label(existing.messaging_app_id)
-            return turn.screens.in_another_channel(existing, label)
+        existing = await self._still_here(turn, existing)
         moved = await self.service.move_here(
             turn.enterprise_id, target, existing, existing.phone_number, turn.limit
         )
         assert isinstance(moved, Moved)
         return turn.screens.moved_away(moved.mapping, channels[target], already=False)
+
+    async def _mapping_here(self, turn: Turn, ctx: dict[str, str]) -> Mapping:
+        existing = await self.service.by_id(turn.enterprise_id, ctx.get("id", ""), turn.limit)
+        return await self._still_here(turn, existing)
+
+    async def _still_here(self, turn: Turn, existing: Mapping | None) -> Mapping:
+        """The mapping a card acts on, if it is still this channel's; otherwise a Refusal
+        whose card shows where it went (a second click shows the current state)."""
+        if existing is None:
+            raise Refusal(turn.screens.unmapped(None, already=True))
+        if existing.messaging_app_id != turn.channel_id:
+            label = await turn.channel_label(existing.messaging_app_id)
+            raise Refusal(turn.screens.in_another_channel(existing, label))
+        return existing
 
     async def _other_channels(self, turn: Turn) -> list[tuple[str, str]]:
         try:
@@ -414,13 +419,7 @@ class MappingBot:
         )
 
     async def on_unmap_ask(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
-        existing = await self.service.by_id(turn.enterprise_id, ctx.get("id", ""), turn.limit)
-        if existing is None:
-            return turn.screens.unmapped(None, already=True)
-        if existing.messaging_app_id != turn.channel_id:
-            label = await turn.channel_label(existing.messaging_app_id)
-            return turn.screens.in_another_channel(existing, label)
-        return turn.screens.confirm_unmap(existing)
+        return turn.screens.confirm_unmap(await self._mapping_here(turn, ctx))
 
     async def on_unmap_confirm(
         self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]

@@ -33,9 +33,8 @@ def conversation_of(activity: Activity) -> Conversation:
     conv = activity.conversation
     conv_type = (getattr(conv, "conversation_type", None) or "personal") if conv else "personal"
     channel, team, tenant = (_dict(data.get(key)) for key in ("channel", "team", "tenant"))
-    channel_id = data.get("teamsChannelId") or channel.get("id")
-    if conv_type != "channel" and not channel_id:
-        channel_id = None
+    # Only a channel's activities carry a channel; chats (personal, group) have none.
+    channel_id = data.get("teamsChannelId") or channel.get("id") or None
     tenant_id = tenant.get("id") or (getattr(conv, "tenant_id", None) if conv else None)
     return Conversation(
         tenant_id=tenant_id,
