@@ -99,7 +99,12 @@ def create_app(
             issuer=settings.token_issuer,
             http=http,
         )
-    services = Services(settings, client, adapter, TeamsBot(mapping_bot), auth, http)
+    teams_bot = TeamsBot(
+        mapping_bot,
+        action_budget=settings.action_budget_seconds,
+        message_budget=settings.message_budget_seconds,
+    )
+    services = Services(settings, client, adapter, teams_bot, auth, http)
 
     app = web.Application(client_max_size=1024 * 1024)
     app[SERVICES] = services

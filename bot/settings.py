@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     card_signing_key: SecretStr | None = Field(
         default=None, validation_alias="BOT_CARD_SIGNING_KEY"
     )
+    # Teams waits 5 s for a card action and 15 s for a message: answer within these, with a
+    # "working on it" card when ContextSMS is slower, and update it when the work is done.
+    action_budget_seconds: float = Field(
+        default=4.0, gt=0, le=4.5, validation_alias="BOT_ACTION_BUDGET_SECONDS"
+    )
+    message_budget_seconds: float = Field(
+        default=12.0, gt=0, le=14, validation_alias="BOT_MESSAGE_BUDGET_SECONDS"
+    )
 
     @model_validator(mode="after")
     def _credentials(self) -> Settings:

@@ -24,6 +24,7 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CHANNEL_NAMES_TTL = 60.0
 # Teams waits 5 s for the answer to a card action and 15 s for a message; keep a margin for
 # the reply itself. Work that takes longer goes on, and its card replaces a "working on it" one.
+# (Settings BOT_ACTION_BUDGET_SECONDS and BOT_MESSAGE_BUDGET_SECONDS.)
 ACTION_BUDGET = 4.0
 MESSAGE_BUDGET = 12.0
 

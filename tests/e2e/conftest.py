@@ -22,6 +22,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = start_stack(
         sandbox_port=free_port(), bot_port=free_port(), playground_port=free_port(),
         data_dir=Path(data),
+        # Short budgets, so that a test can make ContextSMS slower than them in little time.
+        extra_env={"BOT_ACTION_BUDGET_SECONDS": "1.5", "BOT_MESSAGE_BUDGET_SECONDS": "1.5"},
     )  # fmt: skip
     yield running
     running.stop()

@@ -109,3 +109,20 @@ async def test_remap_from_status_to_another_channel_of_the_team(playground: Play
     assert "Number moved" in card_text(moved) and "**Announcements**" in card_text(moved)
     there = await playground.say(ANNOUNCEMENTS, "status")
     assert number in card_text(there.cards[0])
+
+
+async def test_a_slow_api_gets_a_working_card_that_updates_in_place(
+    playground: Playground, stack: Stack
+) -> None:
+    number = fresh_number()
+    httpx.put(
+        f"{stack.sandbox_url}/_sandbox/faults",
+        json={"script": [{"path_prefix": "/api/v2/mapping/add", "delay_ms": 3000}]},
+    ).raise_for_status()
+    started = time.monotonic()
+    first = await playground.say(GENERAL, f"map {number} Slow line")
+    assert time.monotonic() - started < 2.5
+    assert "Working on it" in card_text(first.cards[0])
+    update = await playground.next_reply(timeout=10)
+    assert update.updated and update.message_id == first.message_id
+    assert "Number mapped" in card_text(update.cards[0]) and number in card_text(update.cards[0])

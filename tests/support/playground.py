@@ -24,6 +24,7 @@ class Reply:
     conversation_id: str
     text: str | None
     cards: list[dict[str, Any]]
+    updated: bool = False  # the bot replaced an earlier message (a card updated in place)
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Playground:
             if frame.type != aiohttp.WSMsgType.TEXT:
                 continue
             event = json.loads(frame.data)
+            if event.get("action") not in ("createMessage", "updateMessage"):
+                continue
             message = event.get("message") or {}
             if (message.get("from") or {}).get("id") != BOT_ID:
                 continue
@@ -60,6 +63,7 @@ class Playground:
                         for a in message.get("attachments") or []
                         if a.get("contentType") == "application/vnd.microsoft.card.adaptive"
                     ],
+                    updated=event["action"] == "updateMessage",
                 )
             )
 
@@ -88,6 +92,9 @@ class Playground:
             f"{self.url}/_conversation/v1/conversations/{conversation}/messages", json=body
         ) as response:
             assert response.status == 200, await response.text()
+        return await asyncio.wait_for(self.replies.get(), timeout)
+
+    async def next_reply(self, timeout: float = 15) -> Reply:
         return await asyncio.wait_for(self.replies.get(), timeout)
 
     async def click(self, reply: Reply, title: str, card_index: int = 0,
