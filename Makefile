@@ -32,10 +32,11 @@ $(NODE_STAMP): package.json package-lock.json
 node: $(NODE_STAMP)
 
 # Playwright drives Debian's Chromium: Playwright's own browser download does not work here.
+# (curl runs the vendor document's going-live commands in a test.)
 chromium:
-	@command -v chromium >/dev/null || { \
-	  echo "Installing Debian's chromium (needs root)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null && command -v curl >/dev/null || { \
+	  echo "Installing Debian's chromium and curl (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
