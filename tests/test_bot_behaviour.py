@@ -305,11 +305,11 @@ async def test_an_api_that_never_answers_gets_a_plain_answer(
         BotOptions(enterprise.enterprise_id, deadline=0.5),
     )  # fmt: skip
     sandbox.faults(
-        script=[{"path_prefix": "/api/v2/mapping/add", "delay_ms": 1500, "after_handler": True}]
+        script=[{"path_prefix": "/api/v2/mapping/add", "delay_ms": 4000, "after_handler": True}]
     )
     started = time.monotonic()
     card = await bot.on_message(in_channel(), f"map {fresh_number()}")
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0
     assert "No answer from ContextSMS" in texts(card)
     assert "may or may not have been applied" in texts(card)
 

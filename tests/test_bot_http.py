@@ -220,7 +220,8 @@ async def test_outbound_token_is_fetched_once_and_off_the_event_loop(bot: Bot) -
     await asyncio.sleep(0.05)  # the turns are now waiting for the token
     started = time.monotonic()
     health = await bot.http.get(f"{bot.url}/healthz")
-    assert health.status_code == 200 and time.monotonic() - started < 0.15
+    # Ten blocking 200 ms fetches would hold the loop for 2 s.
+    assert health.status_code == 200 and time.monotonic() - started < 0.5
     assert all(r.status_code == 201 for r in await asyncio.gather(*posts))
     assert bot.identity.token_requests == before + 1
     assert {r["authorization"] for r in bot.connector.received} == {f"Bearer outbound-{before + 1}"}
@@ -261,13 +262,13 @@ async def test_slow_api_answers_in_time_and_updates_the_card_when_done(
     teams_bot = bot.app[SERVICES].teams_bot
     teams_bot.message_budget = teams_bot.action_budget = 0.5
     number = fresh_number()
-    sandbox.faults(script=[{"path_prefix": "/api/v2/mapping/add", "delay_ms": 1500}])
+    sandbox.faults(script=[{"path_prefix": "/api/v2/mapping/add", "delay_ms": 3000}])
     started = time.monotonic()
     response = await bot.post(bot.activity(f"map {number} Desk"))
-    assert response.status_code == 201 and time.monotonic() - started < 1.2
+    assert response.status_code == 201 and time.monotonic() - started < 2.5
     [pending] = bot.connector.received
     assert pending["method"] == "POST" and "Working on it" in str(pending["body"])
-    await wait_for(lambda: len(bot.connector.received) == 2)
+    await wait_for(lambda: len(bot.connector.received) == 2, timeout=10)
     update = bot.connector.received[1]
     assert update["method"] == "PUT"
     assert update["path"].endswith("/activities/activity-1")  # the "working on it" message
@@ -276,7 +277,7 @@ async def test_slow_api_answers_in_time_and_updates_the_card_when_done(
     # A card click: the invoke is answered in time, then the clicked card is updated.
     unmap = next(a for a in update["body"]["attachments"][0]["content"]["actions"]
                  if a["title"] == "Unmap")  # fmt: skip
-    sandbox.faults(script=[{"path_prefix": "/api/v2/numbertomessageappmapping", "delay_ms": 1500}])
+    sandbox.faults(script=[{"path_prefix": "/api/v2/numbertomessageappmapping", "delay_ms": 3000}])
     invoke = bot.activity(
         type="invoke", name="adaptiveCard/action", replyToId="activity-1",
         value={"action": {"type": "Action.Execute", "verb": unmap["verb"], "data": unmap["data"]}},
@@ -284,9 +285,9 @@ async def test_slow_api_answers_in_time_and_updates_the_card_when_done(
     del invoke["text"]
     started = time.monotonic()
     answer = (await bot.post(invoke)).json()
-    assert time.monotonic() - started < 1.2
+    assert time.monotonic() - started < 2.5
     assert "Working on it" in str(answer["value"])
-    await wait_for(lambda: len(bot.connector.received) == 3)
+    await wait_for(lambda: len(bot.connector.received) == 3, timeout=10)
     late = bot.connector.received[2]
     assert late["method"] == "PUT" and late["path"].endswith("/activities/activity-1")
     assert "Unmap this number?" in str(late["body"])

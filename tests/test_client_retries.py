@@ -91,11 +91,11 @@ async def test_retry_after_beyond_the_deadline_fails_at_once(
 async def test_deadline_bounds_the_whole_call(
     sandbox: RunningSandbox, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
-    sandbox.faults(latency_ms=400, path_prefix=LIST)
+    sandbox.faults(latency_ms=3000, path_prefix=LIST)
     started = time.monotonic()
     with pytest.raises(DeadlineExceeded) as caught:
         await client.list_mappings(enterprise.enterprise_id, deadline=0.25)
-    assert time.monotonic() - started < 0.4
+    assert time.monotonic() - started < 1.5
     assert caught.value.outcome_unknown is False  # a read changes nothing
 
 
