@@ -429,7 +429,7 @@ class ContextSMSClient:
                     raise error
                 if kind is _Kind.CREATE and status != 429:
                     raise _Ambiguous(error)
-                # 429 and 503 refuse a request before acting on it; other failures may hide a success.
+                # 429 and 503 refuse a request before acting; other failures may hide a success.
                 acted = acted or status not in (429, 503)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 delay = (
