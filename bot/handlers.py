@@ -53,6 +53,23 @@ async def no_names() -> dict[str, str]:
     return {}
 
 
+# What each API failure tells the person, most specific first.
+API_FAILURES: list[tuple[type[ContextSMSError], str, str]] = [
+    (Unauthorized, "The bot cannot sign in to ContextSMS",
+     "An admin should check the bot's ContextSMS account."),
+    (PermissionDenied, "Not allowed",
+     "ContextSMS does not allow this bot's account to do that; ask your admin to check "
+     "its rights."),
+    (NotFound, "Not found",
+     "ContextSMS does not know this organization or number; ask your admin to check the bot's "
+     "enterprise setting."),
+    (ServerError, "ContextSMS had a problem",
+     "Try again in a minute; if it keeps failing, give support the reference below."),
+    (TransportError, "ContextSMS cannot be reached", "Try again in a minute."),
+    (ContextSMSError, "Something went wrong", "Try again in a minute."),
+]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class BotOptions:
     enterprise_id: str | None
@@ -217,45 +234,12 @@ class MappingBot:
                 "ContextSMS is slow to answer",
                 "Nothing was changed. Try again in a minute.",
             )
-        except Unauthorized:
-            log.error("ContextSMS refused the bot's credentials")
-            return screens.problem(
-                "The bot cannot sign in to ContextSMS",
-                "Nothing was changed. An admin should check the bot's ContextSMS account.",
-            )
-        except PermissionDenied as exc:
-            log.warning("ContextSMS denied: %s", exc)
-            return screens.problem(
-                "Not allowed",
-                "ContextSMS does not allow this bot's account to do that. Nothing was changed; "
-                "ask your admin to check the account's rights.",
-            )
-        except NotFound as exc:
-            log.warning("ContextSMS not found: %s", exc)
-            return screens.problem(
-                "Not found",
-                "ContextSMS does not know this organization or number. Nothing was changed; "
-                "ask your admin to check the bot's enterprise setting.",
-            )
-        except ServerError as exc:
-            log.error("ContextSMS server error: %s", exc)
-            return screens.problem(
-                "ContextSMS had a problem",
-                "Nothing was changed. Try again in a minute; if it keeps failing, give "
-                "support the reference below.",
-                exc.request_id,
-            )
-        except TransportError as exc:
-            log.error("ContextSMS unreachable: %s", exc)
-            return screens.problem(
-                "ContextSMS cannot be reached",
-                "Nothing was changed. Try again in a minute.",
-            )
         except ContextSMSError as exc:
-            log.error("ContextSMS error: %s", exc)
-            return screens.problem(
-                "Something went wrong", "Nothing was changed. Try again in a minute."
-            )
+            # Logged with the server's message and requestId; the person gets a short card.
+            log.warning("ContextSMS call failed: %s", exc)
+            title, advice = next((t, a) for cls, t, a in API_FAILURES if isinstance(exc, cls))
+            reference = exc.request_id if isinstance(exc, ServerError) else None
+            return screens.problem(title, f"Nothing was changed. {advice}", reference)
 
     # -- typed commands -------------------------------------------------------------------
 
