@@ -118,3 +118,26 @@ def test_bot_credentials_are_required_outside_local_development(
     settings = load_settings()
     assert (settings.app_type, settings.port) == ("SingleTenant", 3999)
     assert "bot-secret-value" not in repr(settings)
+
+
+def test_the_bot_refuses_to_start_without_its_settings(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CONTEXTSMS_PASSWORD": "hunter2-x"}
+    result = subprocess.run(
+        [sys.executable, str(root / "app.py")], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "CONTEXTSMS_USERNAME is missing" in result.stderr
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+    env.update(CONTEXTSMS_USERNAME="ops@example.com", CONTEXTSMS_CSP_ID="CSP1")
+    result = subprocess.run(
+        [sys.executable, str(root / "app.py")], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "MicrosoftAppId is missing (set it, or BOT_LOCAL_DEV=true" in result.stderr
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
