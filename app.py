@@ -25,7 +25,7 @@ from botframework.connector.auth import (
 )
 
 from bot.actions import ActionSigner
-from bot.adapter import RetryingCloudAdapter
+from bot.adapter import CachingBotFrameworkAuthentication, RetryingCloudAdapter
 from bot.credentials import CachedCredentialsFactory
 from bot.handlers import BotOptions, MappingBot
 from bot.inbound_auth import AuthError, BotFrameworkAuth
@@ -76,8 +76,10 @@ def create_app(
     configuration = SimpleNamespace(
         APP_ID=settings.app_id, APP_TYPE=str(settings.app_type), APP_TENANTID=settings.app_tenant_id
     )
-    framework_auth = ConfigurationBotFrameworkAuthentication(
-        configuration, credentials_factory=credentials_factory
+    framework_auth = CachingBotFrameworkAuthentication(
+        ConfigurationBotFrameworkAuthentication(
+            configuration, credentials_factory=credentials_factory
+        )
     )
     adapter = RetryingCloudAdapter(framework_auth)
     adapter.on_turn_error = _on_turn_error

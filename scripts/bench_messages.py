@@ -6,7 +6,7 @@ the reply to the connector, with a token endpoint that takes 200 ms (as Entra's 
 Everything runs on loopback: the sandbox, stand-ins of the Bot Framework identity endpoints and
 of the Bot Connector (tests/support), and the bot's app from `create_app`. It compares the
 bot's cached credentials with credentials built anew for every activity, as botbuilder's stock
-factory does.
+factory does (and with new connector clients for every activity, as botbuilder does).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from botframework.connector.auth import AppCredentials
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import create_app
+from app import SERVICES, create_app
 from bot.credentials import CachedAppCredentials, CachedCredentialsFactory
 from bot.settings import Settings
 from tests.support.botframework import Connector, Identity
@@ -60,7 +60,12 @@ async def run(factory_cls: type[CachedCredentialsFactory], messages: int, concur
         "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": identity.metadata_url,
     })  # fmt: skip
     factory = factory_cls(APP_ID, settings.app_password, token_source=identity.token_source())
-    runner = web.AppRunner(create_app(settings, credentials_factory=factory))
+    app = create_app(settings, credentials_factory=factory)
+    if factory_cls is StockLikeFactory:
+        # Stock botbuilder also builds new connector clients for every activity.
+        adapter = app[SERVICES].adapter
+        adapter.bot_framework_authentication = adapter.bot_framework_authentication._inner
+    runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     host, port = runner.addresses[0][:2]

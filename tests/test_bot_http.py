@@ -291,3 +291,19 @@ async def test_slow_api_answers_in_time_and_updates_the_card_when_done(
     late = bot.connector.received[2]
     assert late["method"] == "PUT" and late["path"].endswith("/activities/activity-1")
     assert "Unmap this number?" in str(late["body"])
+
+
+async def test_reused_connector_clients_still_renew_the_bots_token(bot: Bot) -> None:
+    # The token lives 2 s: renewed after 1 s (half its life when that is under 5 minutes).
+    bot.identity.token_lifetime = 2
+    try:
+        assert (await bot.post(bot.activity("help"))).status_code == 201
+        first = bot.connector.received[-1]["authorization"]
+        assert (await bot.post(bot.activity("help"))).status_code == 201
+        assert bot.connector.received[-1]["authorization"] == first  # same token, reused
+        await asyncio.sleep(1.2)
+        assert (await bot.post(bot.activity("help"))).status_code == 201
+        renewed = bot.connector.received[-1]["authorization"]
+        assert renewed != first and renewed.startswith("Bearer outbound-")
+    finally:
+        bot.identity.token_lifetime = 3600
