@@ -478,6 +478,17 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(shape: type[T]) -> TypeAdapter[T]:
+    # Building an adapter builds a schema (and pydantic looks for plugins): once per shape.
+    adapter = _ADAPTERS.get(shape)
+    if adapter is None:
+        adapter = _ADAPTERS[shape] = TypeAdapter(shape)
+    return adapter
+
+
 def _parse(shape: type[T], response: httpx.Response) -> T:
     try:
         data = response.json()
@@ -490,7 +501,7 @@ def _parse(shape: type[T], response: httpx.Response) -> T:
             path=response.request.url.path,
         ) from None
     try:
-        return TypeAdapter(shape).validate_python(data)
+        return _adapter(shape).validate_python(data)
     except ValueError as exc:
         raise UnexpectedResponse(
             f"the answer does not match the contract: {exc.__class__.__name__}",
