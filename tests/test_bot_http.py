@@ -307,3 +307,24 @@ async def test_reused_connector_clients_still_renew_the_bots_token(bot: Bot) -> 
         assert renewed != first and renewed.startswith("Bearer outbound-")
     finally:
         bot.identity.token_lifetime = 3600
+
+
+async def test_added_to_a_team_it_posts_a_welcome_card_in_general(bot: Bot) -> None:
+    update = bot.activity(
+        type="conversationUpdate",
+        membersAdded=[{"id": "28:bot", "name": "Test Bot"}],
+        channelData={"eventType": "teamMemberAdded", "team": {"id": GENERAL, "name": "My Team"},
+                     "tenant": {"id": "tenant-1"}},
+        conversation={"id": GENERAL, "conversationType": "channel", "tenantId": "tenant-1"},
+    )  # fmt: skip
+    del update["text"]
+    assert (await bot.post(update)).status_code == 201
+    [welcome] = bot.connector.received
+    assert welcome["path"] == f"/v3/conversations/{GENERAL}/activities"
+    assert "Welcome to ContextSMS" in str(welcome["body"])
+    assert "map (555) 987-6543 Front desk" in str(welcome["body"])
+
+    # A person joining the team is no reason to post anything.
+    update["membersAdded"] = [{"id": "29:newcomer", "name": "New Person"}]
+    assert (await bot.post(update)).status_code == 201
+    assert len(bot.connector.received) == 1

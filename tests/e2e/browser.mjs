@@ -11,6 +11,8 @@ const browser = await chromium.launch({
 });
 const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
 page.setDefaultTimeout(15000);
+let invokes = 0; // card clicks that reached the Playground (and so the bot)
+page.on('request', (request) => { if (request.url().includes('/_conversation/v1/invoke')) invokes++; });
 
 async function step(name, action, expected) {
   const started = Date.now();
@@ -57,4 +59,14 @@ await step('05-status', () => post('status'), 'Numbers in General');
 await step('06-unmap-asks-first', () => click('Unmap'), 'Unmap this number?');
 await step('07-unmapped', () => click('Unmap'), 'Number unmapped');
 await step('08-bad-number', () => post('map 555-12'), 'That is not a phone number I can use');
+// The status card's form checks the number in the page before anything is sent.
+await step('09-form-checks-the-number', async () => {
+  await post('status');
+  await page.getByText('Numbers in General').first().waitFor();
+  await page.getByLabel('Phone number').first().fill('hello');
+  const before = invokes;
+  await click('Map to this channel');
+  await page.waitForTimeout(500);
+  if (invokes !== before) throw new Error('the form was sent with an invalid number');
+}, 'Enter a phone number, e.g. +15559876543 or (555) 987-6543');
 await browser.close();

@@ -31,6 +31,7 @@ def test_a_person_maps_moves_and_unmaps_numbers_in_the_playground(
     assert [s["step"] for s in steps] == [
         "01-map", "02-map-in-announcements", "03-map-taken-number", "04-move-it-here",
         "05-status", "06-unmap-asks-first", "07-unmapped", "08-bad-number",
+        "09-form-checks-the-number",
     ]  # fmt: skip
     # Teams' limits, as a person waits them: a card click within 5 s, a message within 15 s.
     assert all(s["ms"] < 15000 for s in steps)

@@ -130,6 +130,7 @@ class Connector:
         app.router.add_post("/v3/conversations/{conversation}/activities", self._post)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._post)
         app.router.add_get("/v3/teams/{team}/conversations", self._channels)
+        app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         self.server = serve_in_thread(app, "connector")
 
     @property
@@ -147,6 +148,10 @@ class Connector:
         self.received.append({"method": request.method, "path": request.path, "body": body,
                               "authorization": request.headers.get("Authorization")})  # fmt: skip
         return web.json_response({"id": f"activity-{len(self.received)}"})
+
+    async def _member(self, request: web.Request) -> web.Response:
+        member = request.match_info["member"]
+        return web.json_response({"id": member, "name": "New Person", "aadObjectId": member})
 
     async def _channels(self, request: web.Request) -> web.Response:
         team = request.match_info["team"]
