@@ -84,12 +84,16 @@ async def test_bad_input_gets_a_clear_message(playground: Playground) -> None:
     assert "I don't know the command **frobnicate**" in card_text(unknown.cards[0])
 
 
-async def test_personal_chat_says_mapping_needs_a_channel(playground: Playground) -> None:
-    chat = await playground.personal_chat_id()
-    reply = await playground.say(chat, "map +15559876543", mention=False)
+async def test_chats_say_mapping_needs_a_channel(playground: Playground) -> None:
+    personal, group = await playground.chat_ids()
+    reply = await playground.say(personal, "map +15559876543", mention=False)
     assert "This works in a channel" in card_text(reply.cards[0])
-    listed = await playground.say(chat, "list", mention=False)
+    listed = await playground.say(personal, "list", mention=False)
     assert "All numbers of your organization" in card_text(listed.cards[0])
+    in_group = await playground.say(group, "status")
+    assert "This works in a channel" in card_text(in_group.cards[0])
+    helped = await playground.say(group, "help")
+    assert "Mapping works in a channel of a team" in card_text(helped.cards[0])
 
 
 async def test_remap_from_status_to_another_channel_of_the_team(playground: Playground) -> None:

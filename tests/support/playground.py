@@ -73,10 +73,11 @@ class Playground:
         await self.ws.close()
         await self.session.close()
 
-    async def personal_chat_id(self) -> str:
+    async def chat_ids(self) -> tuple[str, str]:
+        """The ids of the Playground's personal chat and its group chat."""
         async with self.session.get(f"{self.url}/_internal/v1/config") as response:
-            config = await response.json()
-        return str(config["config"]["personalChat"]["id"])
+            config = (await response.json())["config"]
+        return str(config["personalChat"]["id"]), str(config["groupChats"][0]["id"])
 
     async def say(self, conversation: str, text: str, *, mention: bool = True,
                   timeout: float = 15) -> Reply:  # fmt: skip
