@@ -328,3 +328,34 @@ async def test_added_to_a_team_it_posts_a_welcome_card_in_general(bot: Bot) -> N
     update["membersAdded"] = [{"id": "29:newcomer", "name": "New Person"}]
     assert (await bot.post(update)).status_code == 201
     assert len(bot.connector.received) == 1
+
+
+async def test_not_ready_without_contextsms_and_shutdown_closes_clients(
+    sandbox: RunningSandbox, identity: Identity
+) -> None:
+    settings = Settings.model_validate(
+        {
+            "base_url": sandbox.api_url,
+            "username": sandbox.settings.username,
+            "password": "not-the-password",
+            "csp_id": sandbox.seeded.csp_id,
+            "MicrosoftAppId": APP_ID,
+            "MicrosoftAppPassword": "bot-password",
+            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": identity.metadata_url,
+        }
+    )
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(f"http://{host}:{port}/healthz")).status_code == 200
+        ready = await http.get(f"http://{host}:{port}/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "not ready", "reason": "ContextSMS: Unauthorized"}
+    assert "not-the-password" not in ready.text
+    services = app[SERVICES]
+    await runner.cleanup()
+    assert services.client._http.is_closed and services.http.is_closed
