@@ -36,12 +36,22 @@ TokenSourceFactory = Callable[[str, str, SecretStr | None, list[str]], TokenFetc
 def msal_token_source(
     app_id: str, authority: str, password: SecretStr | None, scopes: list[str]
 ) -> TokenFetch:
-    app = msal.ConfidentialClientApplication(
-        client_id=app_id,
-        client_credential=password.get_secret_value() if password else None,
-        authority=authority,
-    )
-    return lambda: app.acquire_token_for_client(scopes=scopes)
+    app: msal.ConfidentialClientApplication | None = None
+
+    def fetch() -> dict[str, Any]:
+        # Runs in a worker thread. The msal app is made here too: making it fetches the
+        # authority's metadata, which must not happen on the event loop either.
+        nonlocal app
+        if app is None:
+            app = msal.ConfidentialClientApplication(
+                client_id=app_id,
+                client_credential=password.get_secret_value() if password else None,
+                authority=authority,
+            )
+        answer: dict[str, Any] = app.acquire_token_for_client(scopes=scopes)
+        return answer
+
+    return fetch
 
 
 class CachedAppCredentials(MicrosoftAppCredentials):  # type: ignore[misc]
