@@ -34,7 +34,12 @@ TokenSourceFactory = Callable[[str, str, SecretStr | None, list[str]], TokenFetc
 
 
 def msal_token_source(
-    app_id: str, authority: str, password: SecretStr | None, scopes: list[str]
+    app_id: str,
+    authority: str,
+    password: SecretStr | None,
+    scopes: list[str],
+    *,
+    instance_discovery: bool = True,
 ) -> TokenFetch:
     app: msal.ConfidentialClientApplication | None = None
 
@@ -47,6 +52,7 @@ def msal_token_source(
                 client_id=app_id,
                 client_credential=password.get_secret_value() if password else None,
                 authority=authority,
+                instance_discovery=instance_discovery,
             )
         answer: dict[str, Any] = app.acquire_token_for_client(scopes=scopes)
         return answer

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -41,14 +42,25 @@ class Identity:
     metadata_fetches: int = 0
     token_requests: int = 0
     token_lifetime: int = 3600
+    ssl_context: ssl.SSLContext | None = None  # HTTPS, as msal insists
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         app = web.Application()
         app.router.add_get("/v1/.well-known/openidconfiguration", self._metadata)
         app.router.add_get("/v1/keys", self._jwks)
+        app.router.add_get("/tenant/v2.0/.well-known/openid-configuration", self._entra)
         app.router.add_post("/tenant/oauth2/v2.0/token", self._token)
-        self.server = serve_in_thread(app, "identity")
+        self.server = serve_in_thread(app, "identity", self.ssl_context)
+
+    async def _entra(self, request: web.Request) -> web.Response:
+        """Entra's OpenID configuration of the tenant, which msal reads before a token."""
+        base = f"{self.server.base_url}/tenant"
+        return web.json_response({
+            "issuer": f"{base}/v2.0", "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "jwks_uri": f"{self.server.base_url}/v1/keys",
+        })  # fmt: skip
 
     @property
     def metadata_url(self) -> str:

@@ -7,6 +7,7 @@ and a stand-in on that loop would then never answer.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from dataclasses import dataclass
 
@@ -28,7 +29,9 @@ class ThreadedServer:
         self._loop.close()
 
 
-def serve_in_thread(app: web.Application, name: str = "stand-in") -> ThreadedServer:
+def serve_in_thread(
+    app: web.Application, name: str = "stand-in", ssl_context: ssl.SSLContext | None = None
+) -> ThreadedServer:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name=name, daemon=True)
     thread.start()
@@ -36,10 +39,10 @@ def serve_in_thread(app: web.Application, name: str = "stand-in") -> ThreadedSer
 
     async def serve() -> str:
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
         await site.start()
         host, port = runner.addresses[0][:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if ssl_context else 'http'}://{host}:{port}"
 
     base_url = asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
     return ThreadedServer(base_url, app, loop, runner, thread)
