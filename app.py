@@ -115,6 +115,7 @@ def create_app(
     app.router.add_get("/readyz", readyz)
 
     async def close(_: web.Application) -> None:
+        await teams_bot.aclose()  # cards still being finished get a few seconds
         await client.aclose()
         await http.aclose()
 
