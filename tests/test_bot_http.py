@@ -48,6 +48,7 @@ class Bot:
     connector: Connector
     credentials: CachedCredentialsFactory
     app: web.Application
+    runner: web.AppRunner
 
     def activity(self, text: str = "status", **changes: Any) -> dict[str, Any]:
         activity: dict[str, Any] = {
@@ -100,7 +101,7 @@ async def bot(
     await site.start()
     host, port = runner.addresses[0][:2]
     async with httpx.AsyncClient(timeout=20) as http:
-        yield Bot(f"http://{host}:{port}", http, identity, connector, credentials, app)
+        yield Bot(f"http://{host}:{port}", http, identity, connector, credentials, app, runner)
     await runner.cleanup()
 
 
@@ -359,3 +360,16 @@ async def test_not_ready_without_contextsms_and_shutdown_closes_clients(
     services = app[SERVICES]
     await runner.cleanup()
     assert services.client._http.is_closed and services.http.is_closed
+
+
+async def test_a_clean_shutdown_still_finishes_the_card_in_progress(
+    bot: Bot, sandbox: RunningSandbox
+) -> None:
+    teams_bot = bot.app[SERVICES].teams_bot
+    teams_bot.message_budget = 0.3
+    sandbox.faults(script=[{"path_prefix": "/api/v2/mapping/add", "delay_ms": 1500}])
+    assert (await bot.post(bot.activity(f"map {fresh_number()}"))).status_code == 201
+    assert "Working on it" in str(bot.connector.received[0]["body"])
+    await bot.runner.cleanup()  # as on SIGTERM: the work in progress gets its grace
+    assert len(bot.connector.received) == 2
+    assert "Number mapped" in str(bot.connector.received[1]["body"])
