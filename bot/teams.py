@@ -22,11 +22,6 @@ log = logging.getLogger("bot.teams")
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CHANNEL_NAMES_TTL = 60.0
-# Teams waits 5 s for the answer to a card action and 15 s for a message; keep a margin for
-# the reply itself. Work that takes longer goes on, and its card replaces a "working on it" one.
-# (Settings BOT_ACTION_BUDGET_SECONDS and BOT_MESSAGE_BUDGET_SECONDS.)
-ACTION_BUDGET = 4.0
-MESSAGE_BUDGET = 12.0
 
 
 def conversation_of(activity: Activity) -> Conversation:
@@ -67,9 +62,12 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self,
         bot: MappingBot,
         *,
-        action_budget: float = ACTION_BUDGET,
-        message_budget: float = MESSAGE_BUDGET,
+        action_budget: float,
+        message_budget: float,
     ) -> None:
+        """`action_budget` and `message_budget`: how long a card action or a message may take
+        before the bot answers "working on it" and finishes the card later (settings
+        BOT_ACTION_BUDGET_SECONDS and BOT_MESSAGE_BUDGET_SECONDS)."""
         self.bot = bot
         self.action_budget = action_budget
         self.message_budget = message_budget
