@@ -101,14 +101,18 @@ class Turn:
         assert self.conversation.channel_id is not None
         return self.conversation.channel_id
 
+    async def channel_names(self) -> dict[str, str]:
+        """The team's channel names as Teams tells them; none when Teams cannot say."""
+        try:
+            return await self.names()
+        except Exception:  # a name is a nicety: callers fall back to the id
+            log.warning("could not read channel names", exc_info=True)
+            return {}
+
     async def channel_label(self, channel_id: str) -> str:
         if channel_id == self.conversation.channel_id and self.conversation.channel_name:
             return self.conversation.channel_name
-        try:
-            names = await self.names()
-        except Exception:  # a name is a nicety: fall back to the id
-            log.warning("could not read channel names", exc_info=True)
-            names = {}
+        names = await self.channel_names()
         if channel_id in names:
             return names[channel_id]
         if channel_id == self.conversation.team_id:
@@ -392,11 +396,7 @@ class MappingBot:
         return existing
 
     async def _other_channels(self, turn: Turn) -> list[tuple[str, str]]:
-        try:
-            names = await turn.names()
-        except Exception:
-            log.warning("could not read channel names", exc_info=True)
-            names = {}
+        names = await turn.channel_names()
         return sorted(
             ((cid, name) for cid, name in names.items() if cid != turn.channel_id),
             key=lambda item: item[1].lower(),

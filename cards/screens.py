@@ -37,9 +37,14 @@ def when(value: datetime | None) -> str:
     return f"{{{{DATE({iso}, SHORT)}}}} {{{{TIME({iso})}}}}"
 
 
+def number_text(e164: str) -> str:
+    """A number as its country writes it, with its E.164 form: `(555) 987-6543 (+15559876543)`."""
+    national = national_format(e164)
+    return f"{national} ({e164})" if national != e164 else national
+
+
 def number_label(mapping: Mapping) -> str:
-    national = national_format(mapping.phone_number)
-    return f"{national} ({mapping.phone_number})" if national != mapping.phone_number else national
+    return number_text(mapping.phone_number)
 
 
 class Screens:
@@ -209,7 +214,7 @@ class Screens:
             [
                 heading("Mapped by another organization", "attention"),
                 text(
-                    f"{national_format(number)} ({number}) is mapped by another organization, "
+                    f"{number_text(number)} is mapped by another organization, "
                     "so it cannot be moved from here."
                 ),
                 text(
@@ -279,7 +284,7 @@ class Screens:
         return card(
             [
                 heading("Not mapped yet"),
-                text(f"{national_format(number)} ({number}) is not mapped in your organization."),
+                text(f"{number_text(number)} is not mapped in your organization."),
                 container(self.map_form(number=number), style="emphasis"),
             ]
         )
@@ -300,7 +305,7 @@ class Screens:
         )
 
     def unmapped(self, number: str | None, already: bool) -> Card:
-        label = f"{national_format(number)} ({number})" if number else "This number"
+        label = number_text(number) if number else "This number"
         return card(
             [
                 heading("Number unmapped" if not already else "Already unmapped", "good"),
