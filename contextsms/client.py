@@ -246,12 +246,7 @@ class ContextSMSClient:
         self, enterprise_id: str, wanted: MappingCreate, limit: Deadline
     ) -> Mapping | None:
         try:
-            mappings = await self._json(
-                "GET",
-                f"/numbertomessageappmapping/enterprise/{_seg(enterprise_id)}",
-                list[Mapping],
-                limit=limit,
-            )
+            mappings = await self.list_mappings(enterprise_id, deadline=limit.remaining())
         except DeadlineExceeded as exc:
             raise DeadlineExceeded(str(exc), outcome_unknown=True) from exc
         for existing in mappings:
