@@ -110,13 +110,12 @@ class Turn:
             return {}
 
     async def channel_label(self, channel_id: str) -> str:
-        if channel_id == self.conversation.channel_id and self.conversation.channel_name:
-            return self.conversation.channel_name
+        known = self.conversation.known_channel_name(channel_id)
+        if known:
+            return known
         names = await self.channel_names()
         if channel_id in names:
             return names[channel_id]
-        if channel_id == self.conversation.team_id:
-            return "General"  # the General channel's id is the team's id
         if channel_id == self.conversation.channel_id:
             return "this channel"
         return f"another channel ({channel_id})"

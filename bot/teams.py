@@ -14,7 +14,7 @@ from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
 from botbuilder.schema import Activity, Attachment, ChannelAccount
 from botbuilder.schema.teams import TeamInfo
 
-from bot.conversation import Conversation
+from bot.conversation import Conversation, general_channel_name
 from bot.handlers import ChannelNames, MappingBot
 from cards.elements import Card
 
@@ -27,19 +27,16 @@ CHANNEL_NAMES_TTL = 60.0
 def conversation_of(activity: Activity) -> Conversation:
     data: dict[str, Any] = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     conv = activity.conversation
-    conv_type = (getattr(conv, "conversation_type", None) or "personal") if conv else "personal"
     channel, team, tenant = (_dict(data.get(key)) for key in ("channel", "team", "tenant"))
     # Only a channel's activities carry a channel; chats (personal, group) have none.
     channel_id = data.get("teamsChannelId") or channel.get("id") or None
     tenant_id = tenant.get("id") or (getattr(conv, "tenant_id", None) if conv else None)
+    team_id = team.get("teamsTeamId") or team.get("id")
     return Conversation(
         tenant_id=tenant_id,
-        conversation_type="channel" if channel_id else conv_type,
         channel_id=channel_id,
-        channel_name=channel.get("name")
-        or ("General" if channel_id and channel_id == team.get("id") else None),
-        team_id=team.get("teamsTeamId") or team.get("id"),
-        user_name=activity.from_property.name if activity.from_property else None,
+        channel_name=channel.get("name") or general_channel_name(channel_id, team_id),
+        team_id=team_id,
     )
 
 
@@ -129,7 +126,11 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             if cached and time.monotonic() - cached[0] < CHANNEL_NAMES_TTL:
                 return cached[1]
             channels = await TeamsInfo.get_team_channels(turn_context, team_id)
-            found = {c.id: c.name or "General" for c in channels if c.id}
+            found = {
+                c.id: c.name or general_channel_name(c.id, team_id) or c.id
+                for c in channels
+                if c.id
+            }
             self._names[team_id] = (time.monotonic(), found)
             return found
 

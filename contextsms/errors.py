@@ -10,7 +10,14 @@ from typing import ClassVar
 
 
 class ContextSMSError(Exception):
-    """Base of everything the client raises."""
+    """Base of everything the client raises.
+
+    `outcome_unknown` is True when the failed call was a change (create, update, delete) that
+    reached the server and may have been applied there: the caller must not say "nothing was
+    changed", but look the object up or say that the outcome is unknown.
+    """
+
+    outcome_unknown: bool = False
 
 
 class ApiError(ContextSMSError):
@@ -85,8 +92,7 @@ class TransportError(ContextSMSError):
 class DeadlineExceeded(ContextSMSError, TimeoutError):
     """The call's deadline passed before it finished.
 
-    `outcome_unknown` is True when a change may have been applied on the server (a create whose
-    answer never came): the caller should look the object up rather than assume either way.
+    `outcome_unknown`: as for every ContextSMSError (a change whose answer never came).
     """
 
     def __init__(self, message: str, *, outcome_unknown: bool = False) -> None:

@@ -4,7 +4,7 @@ the reply to the connector, with a token endpoint that takes 200 ms (as Entra's 
     .venv/bin/python scripts/bench_messages.py [--messages 300] [--concurrency 10]
 
 Everything runs on loopback: the sandbox, stand-ins of the Bot Framework identity endpoints and
-of the Bot Connector (tests/support), and the bot's app from `create_app`. It compares the
+of the Bot Connector (standins/), and the bot's app from `create_app`. It compares the
 bot's cached credentials with credentials built anew for every activity, as botbuilder's stock
 factory does (and with new connector clients for every activity, as botbuilder does).
 """
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app import SERVICES, create_app
 from bot.credentials import CachedAppCredentials, CachedCredentialsFactory
 from bot.settings import Settings
-from tests.support.botframework import Connector, Identity
-from tests.support.sandbox import start_sandbox
+from sandbox.threaded import start_sandbox
+from standins.botframework import Connector, Identity
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 CHANNEL = "19:general@thread.tacv2"

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from contextsms import ClientOptions, ContextSMSClient, RetryPolicy
 from contextsms.models import Enterprise, EnterpriseCreate
-from tests.support.sandbox import RunningSandbox, start_sandbox
+from sandbox.threaded import RunningSandbox, start_sandbox
 
 _numbers = itertools.count(1)
 

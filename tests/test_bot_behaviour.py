@@ -18,18 +18,18 @@ from bot.mappings import MappingService
 from cards.elements import Card
 from contextsms import ContextSMSClient
 from contextsms.models import Enterprise, EnterpriseCreate, MappingCreate
+from sandbox.threaded import RunningSandbox
 from tests.conftest import fresh_number, make_client
-from tests.support.sandbox import RunningSandbox
 
 GENERAL = "19:general@thread.tacv2"
 SALES = "19:sales@thread.tacv2"
 
 
 def in_channel(channel: str = GENERAL, name: str | None = "General") -> Conversation:
-    return Conversation("tenant-1", "channel", channel, name, team_id=GENERAL, user_name="Alex")
+    return Conversation("tenant-1", channel, name, team_id=GENERAL)
 
 
-PERSONAL = Conversation("tenant-1", "personal", user_name="Alex")
+PERSONAL = Conversation("tenant-1")
 
 
 def texts(card: Card) -> str:

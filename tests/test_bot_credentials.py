@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.credentials import CachedCredentialsFactory, msal_token_source
-from tests.support.botframework import Identity
-from tests.support.tls import make_ca
+from standins.botframework import Identity
+from standins.tls import make_ca
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 SCOPE = "https://api.botframework.com"

@@ -18,9 +18,9 @@ from app import SERVICES, create_app
 from bot.credentials import CachedCredentialsFactory
 from bot.settings import Settings
 from contextsms.models import Enterprise
+from sandbox.threaded import RunningSandbox
+from standins.botframework import Connector, Identity, new_key
 from tests.conftest import fresh_number
-from tests.support.botframework import Connector, Identity, new_key
-from tests.support.sandbox import RunningSandbox
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 GENERAL = "19:general@thread.tacv2"

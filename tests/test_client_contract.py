@@ -18,8 +18,8 @@ from contextsms import (
     Unauthorized,
 )
 from contextsms.models import CspCreate, Enterprise, EnterpriseCreate, MappingCreate, MappingUpdate
+from sandbox.threaded import RunningSandbox, start_sandbox
 from tests.conftest import fresh_number, make_client
-from tests.support.sandbox import RunningSandbox, start_sandbox
 
 
 async def test_going_live_path(client: ContextSMSClient, sandbox: RunningSandbox) -> None:

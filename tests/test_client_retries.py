@@ -16,8 +16,8 @@ from contextsms import (
     TransportError,
 )
 from contextsms.models import Enterprise, MappingCreate
+from sandbox.threaded import RunningSandbox
 from tests.conftest import fresh_number, make_client
-from tests.support.sandbox import RunningSandbox
 
 ADD = "/api/v2/mapping/add"
 LIST = "/api/v2/numbertomessageappmapping"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from contextsms import ContextSMSClient
+from sandbox.threaded import RunningSandbox, start_sandbox
 from tests.conftest import make_client
-from tests.support.sandbox import RunningSandbox, start_sandbox
 
 TTL = 2  # seconds; the sandbox's expiry falls on a whole second, so a token lives 2 to 3 s
 

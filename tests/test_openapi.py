@@ -11,7 +11,7 @@ import yaml
 
 from sandbox.server import API, create_app
 from sandbox.settings import SandboxSettings
-from tests.support.sandbox import start_sandbox
+from sandbox.threaded import start_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs/contextsms-teams.yaml"

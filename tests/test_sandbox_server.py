@@ -19,8 +19,8 @@ from pydantic import SecretStr
 
 from contextsms import BadRequest, ContextSMSClient
 from contextsms.models import MappingCreate
+from sandbox.threaded import RunningSandbox, start_sandbox
 from tests.conftest import fresh_number, make_client
-from tests.support.sandbox import RunningSandbox, start_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from pydantic import SecretStr
 
-from tests.support.servers import ThreadedServer, serve_in_thread
+from standins.servers import ThreadedServer, serve_in_thread
 
 ISSUER = "https://api.botframework.com"
 

@@ -1,4 +1,5 @@
-"""The sandbox server on a real loopback port (see servers.py), with its test controls."""
+"""The sandbox server on a real loopback port in a thread of its own (standins/servers.py), with
+its test controls: for the tests and the benchmark."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sandbox.seed import Seeded, seed
 from sandbox.server import SANDBOX_KEY, SandboxApi, create_app
 from sandbox.settings import SandboxSettings
 from sandbox.store import Store
-from tests.support.servers import ThreadedServer, serve_in_thread
+from standins.servers import ThreadedServer, serve_in_thread
 
 
 @dataclass
