@@ -71,10 +71,6 @@ class Deadline:
         remaining = self.remaining()
         return remaining is None or delay < remaining
 
-    def bound(self, seconds: float) -> float:
-        remaining = self.remaining()
-        return seconds if remaining is None else min(seconds, remaining)
-
     async def sleep(self, seconds: float) -> None:
         if not self.allows(seconds):
             raise DeadlineExceeded("the deadline passes before the next retry")

@@ -39,10 +39,6 @@ class TokenManager:
         self._renew_at = 0.0
         self._task: asyncio.Task[str] | None = None
 
-    @property
-    def logged_in(self) -> bool:
-        return self._access is not None
-
     async def token(self, timeout: float | None = None) -> str:
         """A token that is valid now, renewing it first when it is due."""
         if self._access is not None and self._clock() < self._renew_at:
