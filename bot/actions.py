@@ -1,9 +1,12 @@
-"""Card actions carry ids only, signed, so that an edited card action is refused.
+"""The vocabulary of card actions: verbs, their signed context, and the invoke payload.
 
-The data of each `Action.Execute` is `{"ctx": {...ids...}, "sig": ...}`; Teams adds the form's
-inputs beside it. The signature covers the verb and the ids, the channel and the enterprise
-included, so a card posted in one channel cannot act in another and an edited id is noticed
-before anything is looked up.
+A card's `Action.Execute` carries `{"ctx": {...ids...}, "sig": ...}` as its data; Teams adds
+the form's inputs beside it. The signature covers the verb and the ids, the channel and the
+enterprise included, so a card posted in one channel cannot act in another and an edited id is
+noticed before anything is looked up.
+
+The wire values (verb strings, the `ch`/`ent`/`id`/`page` keys) are those of cards already
+posted in Teams: changing one would make their buttons refused as tampered.
 """
 
 from __future__ import annotations
@@ -11,11 +14,113 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class CardVerb(StrEnum):
+    HELP = "help"
+    STATUS = "status"
+    LIST = "list"
+    MAP = "map"
+    REMAP = "remap"  # "Move it here": this channel takes a number of another channel
+    REMAP_PICK = "remap.pick"
+    REMAP_MOVE = "remap.move"
+    UNMAP_ASK = "unmap.ask"
+    UNMAP_CONFIRM = "unmap.confirm"
 
 
 class TamperedAction(Exception):
     """The action's data is not what the bot put on the card."""
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What a card action acts on. `channel` is "" for cards sent outside a channel."""
+
+    channel: str
+    enterprise: str
+    mapping_id: str | None = None
+    page: int | None = None
+
+    def to_wire(self) -> dict[str, str]:
+        wire = {"ch": self.channel, "ent": self.enterprise}
+        if self.mapping_id is not None:
+            wire["id"] = self.mapping_id
+        if self.page is not None:
+            wire["page"] = str(self.page)
+        return wire
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, str]) -> ActionContext:
+        unknown = set(wire) - {"ch", "ent", "id", "page"}
+        if unknown or "ent" not in wire:
+            raise TamperedAction("malformed context")
+        page = wire.get("page")
+        if page is not None and not (page.isascii() and page.isdigit() and len(page) < 7):
+            raise TamperedAction("malformed page")
+        return cls(
+            channel=wire.get("ch", ""),
+            enterprise=wire["ent"],
+            mapping_id=wire.get("id"),
+            page=int(page) if page is not None else None,
+        )
+
+    def at(self, *, mapping_id: str | None = None, page: int | None = None) -> ActionContext:
+        return ActionContext(self.channel, self.enterprise, mapping_id, page)
+
+
+class _SignedData(BaseModel):
+    # Teams puts the card's inputs beside ctx and sig: they are kept as the person's input.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    ctx: dict[str, str]
+    sig: str = Field(max_length=64)
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    verb: CardVerb
+    data: _SignedData
+
+
+class _Invoke(BaseModel):
+    action: _Action
+
+
+@dataclass(frozen=True)
+class CardAction:
+    """A clicked card button, parsed once: the verb, its signed context (not yet verified)
+    and what the person entered in the card's inputs."""
+
+    verb: CardVerb
+    signed: dict[str, str]
+    sig: str
+    inputs: dict[str, Any]
+
+    def text_input(self, name: str) -> str | None:
+        value = self.inputs.get(name)
+        return value if isinstance(value, str) else None
+
+
+def parse_invoke(value: Any) -> CardAction:
+    """The `adaptiveCard/action` invoke's value, `{"action": {"verb", "data"}}`, as a
+    CardAction; anything else is refused as tampered."""
+    try:
+        invoke = _Invoke.model_validate(value)
+    except ValidationError:
+        raise TamperedAction("malformed card action") from None
+    data = invoke.action.data
+    return CardAction(invoke.action.verb, dict(data.ctx), data.sig, dict(data.model_extra or {}))
+
+
+def card_action(verb: str, data: Any) -> CardAction:
+    """A CardAction from a verb and the action's data, as a button of a card holds them."""
+    return parse_invoke({"action": {"verb": verb, "data": data}})
 
 
 class ActionSigner:
@@ -26,17 +131,12 @@ class ActionSigner:
         message = json.dumps([verb, ctx], sort_keys=True, separators=(",", ":")).encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
 
-    def __call__(self, verb: str, ctx: dict[str, str]) -> dict[str, Any]:
-        return {"ctx": ctx, "sig": self._mac(verb, ctx)}
+    def __call__(self, verb: CardVerb, ctx: ActionContext) -> dict[str, Any]:
+        wire = ctx.to_wire()
+        return {"ctx": wire, "sig": self._mac(verb.value, wire)}
 
-    def verify(self, verb: str, data: Any) -> dict[str, str]:
-        if not isinstance(data, dict):
-            raise TamperedAction("no action data")
-        ctx, sig = data.get("ctx"), data.get("sig")
-        if not isinstance(ctx, dict) or not isinstance(sig, str):
-            raise TamperedAction("no signed context")
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in ctx.items()):
-            raise TamperedAction("malformed context")
-        if not hmac.compare_digest(self._mac(verb, ctx), sig):
+    def verify(self, action: CardAction) -> ActionContext:
+        expected = self._mac(action.verb.value, action.signed).encode()
+        if not hmac.compare_digest(expected, action.sig.encode()):
             raise TamperedAction("signature mismatch")
-        return ctx
+        return ActionContext.from_wire(action.signed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,6 +33,15 @@ NEEDS_NUMBER = frozenset({Verb.MAP, Verb.REMAP, Verb.UNMAP})
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _NUMBERISH = re.compile(r"^(tel:)?[+()\d.\-/]+$", re.IGNORECASE)
+# What follows a number to mark an extension: "ext 9", "ext. 9", "x9", "#9", "extension 9".
+_EXTENSION_AFTER = re.compile(
+    r"\d[\s.)-]*(?:ext(?:ension|n)?\.?|x|#)\s*[:.]?\s*\d+\s*$", re.IGNORECASE
+)
+_EXTENSION = re.compile(r"^(?:ext(?:ension|n)?\.?|x|#)\s*[:.]?\s*\d+(?:\s|$)", re.IGNORECASE)
+
+# The platform refuses names over 200 characters; ours is shorter so that a card shows it whole.
+NAME_LIMIT = 100
+EXTENSION_PROBLEM = "an extension cannot be mapped, only the main number"
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,16 @@ class Command:
     number_text: str = ""  # the number as typed
     name: str | None = None
     problem: str | None = None  # why the number could not be read
+    name_problem: str | None = None  # why the name cannot be used
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a mapping's name, or None when it can."""
+    if len(name) > NAME_LIMIT:
+        return f"it is {len(name)} characters long; a name is at most {NAME_LIMIT}"
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
+        return "it contains control characters (a name is one line of text)"
+    return None
 
 
 def clean_text(text: str) -> str:
@@ -82,5 +102,27 @@ def _with_number(verb: Verb, head: str, rest: list[str], region: str) -> Command
             problem = problem or exc.reason
             continue
         name = " ".join(rest[end:]).strip() or None
-        return Command(verb, word=head, number=number, number_text=typed, name=name)
+        if name is not None and _EXTENSION.match(name):
+            return Command(
+                verb, word=head, number_text=f"{typed} {name}", problem=EXTENSION_PROBLEM
+            )
+        return Command(
+            verb, word=head, number=number, number_text=typed, name=name,
+            name_problem=name_problem(name) if name is not None else None,
+        )  # fmt: skip
     return Command(verb, word=head, number_text=" ".join(rest[:run]), problem=problem)
+
+
+def from_form(number_text: str, name_text: str, default_region: str = "US") -> Command:
+    """The "Map a number" form's inputs, read by the same rules as a typed `map`."""
+    typed, name = number_text.strip(), name_text.strip() or None
+    if _EXTENSION_AFTER.search(typed) or (name is not None and _EXTENSION.match(name)):
+        return Command(Verb.MAP, word="map", number_text=typed, problem=EXTENSION_PROBLEM)
+    try:
+        number = normalize(typed, default_region)
+    except InvalidPhoneNumber as exc:
+        return Command(Verb.MAP, word="map", number_text=typed, problem=exc.reason)
+    return Command(
+        Verb.MAP, word="map", number=number, number_text=typed, name=name,
+        name_problem=name_problem(name) if name is not None else None,
+    )  # fmt: skip

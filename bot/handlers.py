@@ -6,12 +6,14 @@ No Bot Framework types: `bot/teams.py` turns activities into `Conversation`s and
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic, TypeVar, assert_never
 
-from bot.actions import ActionSigner, TamperedAction
-from bot.commands import Command, Verb, parse
+from bot import activity_log
+from bot.actions import ActionContext, ActionSigner, CardAction, CardVerb, TamperedAction
+from bot.commands import Command, Verb, from_form, parse
 from bot.conversation import Conversation
 from bot.mappings import (
     InAnotherChannel,
@@ -36,7 +38,6 @@ from contextsms import (
     Unauthorized,
 )
 from contextsms.models import Mapping
-from contextsms.phone import InvalidPhoneNumber, normalize
 from contextsms.retry import Deadline
 
 log = logging.getLogger("bot")
@@ -79,11 +80,13 @@ class BotOptions:
 
 
 class Refusal(Exception):
-    """A request we decline with a card (never an error trace)."""
+    """A request we decline with a card (never an error trace). `outcome` names it in the
+    activity log: "refused", or "invalid" for input that cannot be used."""
 
-    def __init__(self, card: Card) -> None:
-        super().__init__("refused")
+    def __init__(self, card: Card, outcome: str = "refused") -> None:
+        super().__init__(outcome)
         self.card = card
+        self.outcome = outcome
 
 
 @dataclass
@@ -98,7 +101,7 @@ class Turn:
 
     @property
     def channel_id(self) -> str:
-        assert self.conversation.channel_id is not None
+        assert self.conversation.channel_id is not None  # routes that need one check first
         return self.conversation.channel_id
 
     async def channel_names(self) -> dict[str, str]:
@@ -121,28 +124,56 @@ class Turn:
         return f"another channel ({channel_id})"
 
 
+CommandHandler = Callable[[Turn, Command], Awaitable[Card]]
+ActionHandler = Callable[[Turn, ActionContext, CardAction], Awaitable[Card]]
+
+
+H = TypeVar("H", CommandHandler, ActionHandler)
+
+
+@dataclass(frozen=True)
+class Route(Generic[H]):
+    handler: H
+    in_channel: bool  # it maps numbers to the channel it comes from, so it needs one
+
+
 class MappingBot:
     def __init__(self, service: MappingService, signer: ActionSigner, options: BotOptions) -> None:
         self.service = service
         self.signer = signer
         self.options = options
-        self._verbs: dict[
-            str, Callable[[Turn, dict[str, str], dict[str, Any]], Awaitable[Card]]
-        ] = {
-            "help": self.on_help,
-            "status": self.on_status,
-            "list": self.on_list,
-            "map": self.on_map_form,
-            "remap": self.on_remap_action,
-            "remap.pick": self.on_remap_pick,
-            "remap.move": self.on_remap_move,
-            "unmap.ask": self.on_unmap_ask,
-            "unmap.confirm": self.on_unmap_confirm,
+        self._commands: dict[Verb, Route[CommandHandler]] = {
+            Verb.HELP: Route(self.help_command, in_channel=False),
+            Verb.LIST: Route(self.list_command, in_channel=False),
+            Verb.STATUS: Route(self.status_command, in_channel=True),
+            Verb.MAP: Route(self.map_command, in_channel=True),
+            Verb.REMAP: Route(self.remap_command, in_channel=True),
+            Verb.UNMAP: Route(self.unmap_command, in_channel=True),
+        }
+        self._verbs: dict[CardVerb, Route[ActionHandler]] = {
+            CardVerb.HELP: Route(self.on_help, in_channel=False),
+            CardVerb.LIST: Route(self.on_list, in_channel=False),
+            CardVerb.STATUS: Route(self.on_status, in_channel=True),
+            CardVerb.MAP: Route(self.on_map_form, in_channel=True),
+            CardVerb.REMAP: Route(self.on_remap_action, in_channel=True),
+            CardVerb.REMAP_PICK: Route(self.on_remap_pick, in_channel=True),
+            CardVerb.REMAP_MOVE: Route(self.on_remap_move, in_channel=True),
+            CardVerb.UNMAP_ASK: Route(self.on_unmap_ask, in_channel=True),
+            CardVerb.UNMAP_CONFIRM: Route(self.on_unmap_confirm, in_channel=True),
         }
 
+    @property
+    def card_verbs(self) -> frozenset[CardVerb]:
+        """The card verbs this bot handles."""
+        return frozenset(self._verbs)
+
+    @property
+    def command_verbs(self) -> frozenset[Verb]:
+        return frozenset(self._commands)
+
     def screens(self, conversation: Conversation, enterprise_id: str) -> Screens:
-        ctx = {"ch": conversation.channel_id or "", "ent": enterprise_id}
-        return Screens(self.signer, ctx, self.options.product)
+        ctx = ActionContext(channel=conversation.channel_id or "", enterprise=enterprise_id)
+        return Screens(self.signer, ctx, self.options.product, self.options.default_region)
 
     def _turn(self, conversation: Conversation, names: ChannelNames) -> Turn:
         try:
@@ -161,145 +192,202 @@ class MappingBot:
             Deadline(self.options.deadline), names,
         )  # fmt: skip
 
+    def _screens(self, conversation: Conversation) -> Screens:
+        return self.screens(conversation, self.options.enterprise_id or "")
+
     # -- entry points ---------------------------------------------------------------------
 
     def welcome(self, conversation: Conversation) -> Card:
-        return self.screens(conversation, self.options.enterprise_id or "").welcome()
+        return self._screens(conversation).welcome()
 
     def pending(self, conversation: Conversation) -> Card:
-        return self.screens(conversation, self.options.enterprise_id or "").pending()
+        return self._screens(conversation).pending()
 
     def failed(self, conversation: Conversation) -> Card:
-        return self.screens(conversation, self.options.enterprise_id or "").problem(
-            "Something went wrong", "Nothing was changed. Try again in a minute."
+        """The card for work that raised: it may have changed something before it did."""
+        activity_log.note(outcome="failed")
+        return self._screens(conversation).outcome_unknown(
+            "Something went wrong",
+            "I could not finish this, so I cannot tell whether anything was changed.",
+        )
+
+    def tampered(self, conversation: Conversation, problem: TamperedAction) -> Card:
+        """The card for a card action that is not one of ours, as sent (nothing was done)."""
+        log.warning("tampered card action refused: %s", problem)
+        activity_log.note(outcome="refused")
+        return self._screens(conversation).problem(
+            "This card action was not accepted",
+            "The card's data was changed or is not one of mine, so nothing was done. "
+            "Type `status` for a fresh card.",
         )
 
     async def on_message(
         self, conversation: Conversation, text: str, names: ChannelNames = no_names
     ) -> Card:
         command = parse(text, self.options.default_region)
+        activity_log.note(verb=command.verb.value if command.verb else "unknown")
         try:
             turn = self._turn(conversation, names)
-            return await self._guard(turn, self._command(turn, command))
         except Refusal as refusal:
+            activity_log.note(outcome=refusal.outcome)
             return refusal.card
+        return await self._guard(turn, self._command(turn, command))
 
     async def on_action(
-        self,
-        conversation: Conversation,
-        verb: str,
-        data: Any,
-        names: ChannelNames = no_names,
+        self, conversation: Conversation, action: CardAction, names: ChannelNames = no_names
     ) -> Card:
+        """A card's button, parsed by `bot.actions.parse_invoke`: checked, then handled."""
+        activity_log.note(verb=action.verb.value)
         try:
             turn = self._turn(conversation, names)
-            handler = self._verbs.get(verb)
-            if handler is None:
-                raise TamperedAction(f"unknown verb {verb!r}")
-            ctx = self.signer.verify(verb, data)
-            if (
-                ctx.get("ch", "") != (conversation.channel_id or "")
-                or ctx.get("ent") != turn.enterprise_id
-            ):
-                log.warning("card action for another channel or enterprise refused (verb %s)", verb)
-                return turn.screens.problem(
-                    "This card belongs to another channel",
-                    "Nothing was changed. Use the cards in the channel they were sent to, or "
-                    "type `status` here.",
-                )
-            inputs = data if isinstance(data, dict) else {}
-            return await self._guard(turn, handler(turn, ctx, inputs))
-        except TamperedAction as exc:
-            log.warning("tampered card action refused (verb %s): %s", verb, exc)
-            return self.screens(conversation, self.options.enterprise_id or "").problem(
-                "This card action was not accepted",
-                "The card's data was changed or is not one of mine, so nothing was done. "
-                "Type `status` for a fresh card.",
-            )
+            ctx = self.signer.verify(action)
         except Refusal as refusal:
+            activity_log.note(outcome=refusal.outcome)
             return refusal.card
+        except TamperedAction as exc:
+            return self.tampered(conversation, exc)
+        if ctx.channel != (conversation.channel_id or "") or ctx.enterprise != turn.enterprise_id:
+            log.warning(
+                "card action for another channel or enterprise refused (verb %r)",
+                action.verb.value,
+            )
+            activity_log.note(outcome="refused")
+            return turn.screens.problem(
+                "This card belongs to another channel",
+                "Nothing was changed. Use the cards in the channel they were sent to, or "
+                "type `status` here.",
+            )
+        route = self._verbs[action.verb]
+        if route.in_channel and not conversation.in_channel:
+            activity_log.note(outcome="refused")
+            return turn.screens.channel_only(action.verb.value)
+        return await self._guard(turn, route.handler(turn, ctx, action))
 
     async def _guard(self, turn: Turn, work: Awaitable[Card]) -> Card:
-        """Turn API failures into short cards; never a trace, a token or a password."""
+        """Turn API failures into short cards; never a trace, a token or a password, and
+        "nothing was changed" only when the client knows nothing was."""
         screens = turn.screens
         try:
-            return await work
+            card = await work
         except Refusal as refusal:
+            activity_log.note(outcome=refusal.outcome)
             return refusal.card
-        except DeadlineExceeded as exc:
-            if exc.outcome_unknown:
-                return screens.problem(
-                    "No answer from ContextSMS",
-                    "ContextSMS did not confirm the change in time, so it may or may not have "
-                    "been applied. Check this channel's numbers before trying again.",
-                )
-            return screens.problem(
-                "ContextSMS is slow to answer",
-                "Nothing was changed. Try again in a minute.",
-            )
         except ContextSMSError as exc:
             # Logged with the server's message and requestId; the person gets a short card.
             log.warning("ContextSMS call failed: %s", exc)
-            title, advice = next((t, a) for cls, t, a in API_FAILURES if isinstance(exc, cls))
             reference = exc.request_id if isinstance(exc, ServerError) else None
+            if exc.outcome_unknown:
+                activity_log.note(outcome="unknown")
+                if isinstance(exc, DeadlineExceeded):
+                    return screens.outcome_unknown(
+                        "No answer from ContextSMS",
+                        "ContextSMS did not confirm the change in time, so it may or may not "
+                        "have been applied.",
+                    )
+                return screens.outcome_unknown(
+                    "ContextSMS did not confirm the change",
+                    "ContextSMS had a problem after it received the change, so it may or may "
+                    "not have been applied.",
+                    reference,
+                )
+            activity_log.note(outcome="failed")
+            if isinstance(exc, DeadlineExceeded):
+                return screens.problem(
+                    "ContextSMS is slow to answer", "Nothing was changed. Try again in a minute."
+                )
+            title, advice = next((t, a) for cls, t, a in API_FAILURES if isinstance(exc, cls))
             return screens.problem(title, f"Nothing was changed. {advice}", reference)
+        activity_log.note(outcome="ok")
+        return card
 
-    # -- typed commands -------------------------------------------------------------------
+    # -- typed commands (one handler per command) -----------------------------------------
 
     async def _command(self, turn: Turn, command: Command) -> Card:
-        conversation = turn.conversation
         if command.verb is None:
-            return turn.screens.help(conversation.in_channel, unknown=command.word or None)
-        if command.verb is Verb.HELP:
-            return turn.screens.help(conversation.in_channel)
-        if command.verb is Verb.LIST:
-            return await self._list_page(turn, 0)
-        if not conversation.in_channel:
-            return turn.screens.channel_only(command.word)
-        if command.verb is Verb.STATUS:
-            return await self._status(turn)
+            return turn.screens.help(turn.conversation.in_channel, unknown=command.word or None)
+        route = self._commands[command.verb]
+        if route.in_channel and not turn.conversation.in_channel:
+            raise Refusal(turn.screens.channel_only(command.word))
+        return await route.handler(turn, command)
+
+    def _number(self, turn: Turn, command: Command) -> str:
+        """The command's number, or a Refusal saying what is wrong with it or its name."""
         if command.number is None:
-            return turn.screens.invalid_number(
-                command.number_text, command.problem or "it is not a number", command.word
+            raise Refusal(
+                turn.screens.invalid_number(
+                    command.number_text, command.problem or "it is not a number", command.word
+                ),
+                "invalid",
             )
-        if command.verb is Verb.MAP:
-            return await self._map(turn, command.number, command.name)
-        if command.verb is Verb.REMAP:
-            existing = await self.service.by_number(turn.enterprise_id, command.number, turn.limit)
-            return await self._move_here(turn, existing, command.number)
-        existing = await self.service.by_number(turn.enterprise_id, command.number, turn.limit)
+        if command.name_problem is not None:
+            raise Refusal(
+                turn.screens.invalid_name(command.name or "", command.name_problem), "invalid"
+            )
+        return command.number
+
+    async def help_command(self, turn: Turn, command: Command) -> Card:
+        return turn.screens.help(turn.conversation.in_channel)
+
+    async def list_command(self, turn: Turn, command: Command) -> Card:
+        return await self._list_page(turn, 0)
+
+    async def status_command(self, turn: Turn, command: Command) -> Card:
+        return await self._status(turn)
+
+    async def map_command(self, turn: Turn, command: Command) -> Card:
+        return await self._map(turn, self._number(turn, command), command.name)
+
+    async def remap_command(self, turn: Turn, command: Command) -> Card:
+        number = self._number(turn, command)
+        existing = await self.service.by_number(turn.enterprise_id, number, turn.limit)
+        return await self._move_here(turn, existing, number)
+
+    async def unmap_command(self, turn: Turn, command: Command) -> Card:
+        number = self._number(turn, command)
+        existing = await self.service.by_number(turn.enterprise_id, number, turn.limit)
         if existing is None or existing.messaging_app_id != turn.channel_id:
             return await self._status(
-                turn, notice=f"{command.number} is not mapped to this channel; nothing to unmap."
+                turn, notice=f"{number} is not mapped to this channel; nothing to unmap."
             )
         return turn.screens.confirm_unmap(existing)
 
-    async def _status(self, turn: Turn, notice: str | None = None) -> Card:
+    # -- what commands and cards share ----------------------------------------------------
+
+    async def _status(self, turn: Turn, notice: str | None = None, page: int = 0) -> Card:
         mappings = await self.service.of_channel(turn.enterprise_id, turn.channel_id, turn.limit)
         label = await turn.channel_label(turn.channel_id)
-        return turn.screens.status(label, mappings, notice)
+        pages = max(1, math.ceil(len(mappings) / PAGE_SIZE))
+        page = min(max(page, 0), pages - 1)
+        shown = mappings[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        return turn.screens.status(label, shown, notice, page, pages)
 
     async def _map(self, turn: Turn, number: str, name: str | None) -> Card:
         outcome = await self.service.map(
             turn.enterprise_id, turn.channel_id, number, name, turn.limit
         )
-        if isinstance(outcome, Mapped):
-            return turn.screens.mapped(outcome.mapping, outcome.already)
-        if isinstance(outcome, TakenInEnterprise):
-            label = await turn.channel_label(outcome.mapping.messaging_app_id)
-            return turn.screens.taken_in_enterprise(outcome.mapping, label)
-        assert isinstance(outcome, TakenElsewhere)
-        return turn.screens.taken_elsewhere(outcome.number)
+        match outcome:
+            case Mapped(mapping, already):
+                return turn.screens.mapped(mapping, already)
+            case TakenInEnterprise(mapping):
+                label = await turn.channel_label(mapping.messaging_app_id)
+                return turn.screens.taken_in_enterprise(mapping, label)
+            case TakenElsewhere(taken):
+                return turn.screens.taken_elsewhere(taken)
+            case _:
+                assert_never(outcome)
 
     async def _move_here(self, turn: Turn, existing: Mapping | None, number: str) -> Card:
         outcome = await self.service.move_here(
             turn.enterprise_id, turn.channel_id, existing, number, turn.limit
         )
-        if isinstance(outcome, NotMapped):
-            return turn.screens.not_mapped(outcome.number)
-        assert isinstance(outcome, Moved)
-        source = await turn.channel_label(outcome.from_channel) if outcome.from_channel else None
-        return turn.screens.moved(outcome.mapping, source, outcome.already)
+        match outcome:
+            case NotMapped(missing):
+                return turn.screens.not_mapped(missing)
+            case Moved(mapping, from_channel, already):
+                source = await turn.channel_label(from_channel) if from_channel else None
+                return turn.screens.moved(mapping, source, already)
+            case _:
+                assert_never(outcome)
 
     async def _list_page(self, turn: Turn, page: int) -> Card:
         mappings = await self.service.all(turn.enterprise_id, turn.limit)
@@ -321,67 +409,8 @@ class MappingBot:
         labelled = [(await turn.channel_label(ch), group) for ch, group in pages[page]]
         return turn.screens.list(labelled, page, len(pages))
 
-    # -- card actions (one handler per verb) ----------------------------------------------
-
-    async def on_help(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
-        return turn.screens.help(turn.conversation.in_channel)
-
-    async def on_status(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
-        if not turn.conversation.in_channel:
-            return turn.screens.channel_only("status")
-        return await self._status(turn)
-
-    async def on_list(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
-        page = ctx.get("page", "0")
-        return await self._list_page(turn, int(page) if page.isdigit() else 0)
-
-    async def on_map_form(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
-        if not turn.conversation.in_channel:
-            return turn.screens.channel_only("map")
-        typed = inputs.get("number")
-        name = inputs.get("name")
-        typed = typed.strip() if isinstance(typed, str) else ""
-        name = name.strip()[:60] or None if isinstance(name, str) else None
-        try:
-            number = normalize(typed, self.options.default_region)
-        except InvalidPhoneNumber as exc:
-            return turn.screens.invalid_number(typed, exc.reason, "map")
-        return await self._map(turn, number, name)
-
-    async def on_remap_action(
-        self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]
-    ) -> Card:
-        existing = await self.service.by_id(turn.enterprise_id, ctx.get("id", ""), turn.limit)
-        if existing is None:
-            return await self._status(
-                turn, notice="That number is no longer mapped in your organization."
-            )
-        return await self._move_here(turn, existing, existing.phone_number)
-
-    async def on_remap_pick(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
-        existing = await self._mapping_here(turn, ctx)
-        return turn.screens.pick_channel(existing, await self._other_channels(turn))
-
-    async def on_remap_move(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
-        target = inputs.get("target")
-        channels = dict(await self._other_channels(turn))
-        existing = await self.service.by_id(turn.enterprise_id, ctx.get("id", ""), turn.limit)
-        if existing is not None and existing.messaging_app_id == target:
-            return turn.screens.moved_away(existing, channels.get(target, target), already=True)
-        # The target is the person's choice, so unsigned: it must be a channel of this team.
-        if not isinstance(target, str) or target not in channels:
-            return turn.screens.problem(
-                "Choose one of this team's channels", "Nothing was changed."
-            )
-        existing = await self._still_here(turn, existing)
-        moved = await self.service.move_here(
-            turn.enterprise_id, target, existing, existing.phone_number, turn.limit
-        )
-        assert isinstance(moved, Moved)
-        return turn.screens.moved_away(moved.mapping, channels[target], already=False)
-
-    async def _mapping_here(self, turn: Turn, ctx: dict[str, str]) -> Mapping:
-        existing = await self.service.by_id(turn.enterprise_id, ctx.get("id", ""), turn.limit)
+    async def _mapping_here(self, turn: Turn, ctx: ActionContext) -> Mapping:
+        existing = await self.service.by_id(turn.enterprise_id, ctx.mapping_id or "", turn.limit)
         return await self._still_here(turn, existing)
 
     async def _still_here(self, turn: Turn, existing: Mapping | None) -> Mapping:
@@ -401,17 +430,65 @@ class MappingBot:
             key=lambda item: item[1].lower(),
         )
 
-    async def on_unmap_ask(self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]) -> Card:
+    # -- card actions (one handler per verb) ----------------------------------------------
+
+    async def on_help(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return turn.screens.help(turn.conversation.in_channel)
+
+    async def on_status(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return await self._status(turn, page=ctx.page or 0)
+
+    async def on_list(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return await self._list_page(turn, ctx.page or 0)
+
+    async def on_map_form(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        command = from_form(
+            action.text_input("number") or "",
+            action.text_input("name") or "",
+            self.options.default_region,
+        )
+        return await self.map_command(turn, command)
+
+    async def on_remap_action(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        existing = await self.service.by_id(turn.enterprise_id, ctx.mapping_id or "", turn.limit)
+        if existing is None:
+            return await self._status(
+                turn, notice="That number is no longer mapped in your organization."
+            )
+        return await self._move_here(turn, existing, existing.phone_number)
+
+    async def on_remap_pick(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        existing = await self._mapping_here(turn, ctx)
+        return turn.screens.pick_channel(existing, await self._other_channels(turn))
+
+    async def on_remap_move(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        target = action.text_input("target")
+        channels = dict(await self._other_channels(turn))
+        existing = await self.service.by_id(turn.enterprise_id, ctx.mapping_id or "", turn.limit)
+        if existing is not None and target is not None and existing.messaging_app_id == target:
+            return turn.screens.moved_away(existing, channels.get(target, target), already=True)
+        # The target is the person's choice, so unsigned: it must be a channel of this team.
+        if target is None or target not in channels:
+            raise Refusal(
+                turn.screens.problem("Choose one of this team's channels", "Nothing was changed."),
+                "invalid",
+            )
+        existing = await self._still_here(turn, existing)
+        moved = await self.service.move(existing, target, turn.limit)
+        return turn.screens.moved_away(moved.mapping, channels[target], already=moved.already)
+
+    async def on_unmap_ask(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
         return turn.screens.confirm_unmap(await self._mapping_here(turn, ctx))
 
-    async def on_unmap_confirm(
-        self, turn: Turn, ctx: dict[str, str], inputs: dict[str, Any]
-    ) -> Card:
+    async def on_unmap_confirm(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
         outcome = await self.service.unmap(
-            turn.enterprise_id, turn.channel_id, ctx.get("id", ""), turn.limit
+            turn.enterprise_id, turn.channel_id, ctx.mapping_id or "", turn.limit
         )
-        if isinstance(outcome, InAnotherChannel):
-            label = await turn.channel_label(outcome.mapping.messaging_app_id)
-            return turn.screens.in_another_channel(outcome.mapping, label)
-        assert isinstance(outcome, Unmapped)
-        return turn.screens.unmapped(outcome.number, outcome.already)
+        match outcome:
+            case InAnotherChannel(mapping):
+                label = await turn.channel_label(mapping.messaging_app_id)
+                return turn.screens.in_another_channel(mapping, label)
+            case Unmapped(number, already):
+                return turn.screens.unmapped(number, already)
+            case _:
+                assert_never(outcome)

@@ -1,7 +1,11 @@
 """The product's actions on mappings, over the ContextSMS client. No Bot Framework types.
 
-Each method takes a `Deadline`: all its API calls share it, so that the bot answers Teams in
-time (5 s for a card action, 15 s for a message).
+Each method takes a `Deadline`: all the API calls of one request share it, retries included
+(`BotOptions.deadline`). It is longer than Teams waits: bot/teams.py answers in time with a
+"working on it" card and replaces it when the work is done.
+
+A failed change raises the client's `ContextSMSError`, whose `outcome_unknown` says whether it
+may have been applied; each outcome that is known is a value of its own below.
 """
 
 from __future__ import annotations
@@ -102,6 +106,10 @@ class MappingService:
     ) -> Moved | NotMapped:  # fmt: skip
         if existing is None:
             return NotMapped(number)
+        return await self.move(existing, channel_id, limit)
+
+    async def move(self, existing: Mapping, channel_id: str, limit: Deadline) -> Moved:
+        """Route `existing` to `channel_id` instead of its channel."""
         if existing.messaging_app_id == channel_id:
             return Moved(existing, from_channel=None, already=True)
         moved = await self._client.update_mapping(

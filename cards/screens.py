@@ -7,6 +7,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import phonenumbers
+
+from bot.actions import ActionContext, CardVerb
+from bot.commands import NAME_LIMIT
 from cards.elements import (
     Card,
     Element,
@@ -18,15 +22,19 @@ from cards.elements import (
     heading,
     text,
 )
+from cards.markdown import plain, shorten
 from contextsms.models import Mapping
 from contextsms.phone import national_format
 
-Sign = Callable[[str, dict[str, str]], dict[str, Any]]
+Sign = Callable[[CardVerb, ActionContext], dict[str, Any]]
 
 # What Input.Text accepts before Teams sends the form: digits, spaces and the usual signs,
 # 7 to 20 characters. The bot checks the number again, fully.
 NUMBER_PATTERN = r"^(tel:)?[+(]?[0-9][0-9 ().\-]{5,18}[0-9]$"
-PAGE_SIZE = 10
+PAGE_SIZE = 10  # numbers on a page of `status` or `list`: a full page stays far under 28 KB
+CHANNEL_CHOICES = 50  # channels offered on one "Move this number" card
+CHANNEL_LIMIT = 60  # characters of a channel's name shown in a choice
+TYPED_LIMIT = 40  # characters of what a person typed, when a card shows it back
 
 
 def when(value: datetime | None) -> str:
@@ -47,24 +55,49 @@ def number_label(mapping: Mapping) -> str:
     return number_text(mapping.phone_number)
 
 
+def name_of(mapping: Mapping) -> str:
+    """A mapping's name as literal text (names may hold any character)."""
+    return plain(mapping.name) if mapping.name else "Unnamed"
+
+
+def example_number(region: str) -> tuple[str, str]:
+    """A number of `region` in E.164 and as dialled there, for cards that teach the format."""
+    mobile = phonenumbers.PhoneNumberType.MOBILE
+    example = phonenumbers.example_number_for_type(region.upper(), mobile)
+    if example is None:  # a region phonenumbers has no example for
+        example = phonenumbers.parse("+12015550123", None)
+    e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return str(e164), str(national)
+
+
 class Screens:
-    def __init__(self, sign: Sign, ctx: dict[str, str], product: str = "ContextSMS") -> None:
+    def __init__(
+        self, sign: Sign, ctx: ActionContext, product: str = "ContextSMS", region: str = "US"
+    ) -> None:
         self._sign = sign
         self._ctx = ctx
         self.product = product
+        self.region = region
 
     def act(
-        self, title: str, verb: str, *, style: str | None = None, inputs: bool = False, **ids: str
-    ) -> Element:
-        data = self._sign(verb, {**self._ctx, **ids})
-        return execute(title, verb, data, style=style, inputs=inputs)
+        self, title: str, verb: CardVerb, *, style: str | None = None, inputs: bool = False,
+        mapping_id: str | None = None, page: int | None = None,
+    ) -> Element:  # fmt: skip
+        data = self._sign(verb, self._ctx.at(mapping_id=mapping_id, page=page))
+        return execute(title, verb.value, data, style=style, inputs=inputs)
 
     # -- help and welcome ---------------------------------------------------------------
 
     def help(self, in_channel: bool, unknown: str | None = None) -> Card:
         body: list[Element] = [heading(f"{self.product} for Teams")]
         if unknown:
-            body.append(text(f"I don't know the command **{unknown}**. Here is what I can do:"))
+            body.append(
+                text(
+                    f"I don't know the command **{plain(unknown, TYPED_LIMIT)}**. "
+                    "Here is what I can do:"
+                )
+            )
         body += [
             text(
                 "I route the SMS of your business numbers into Teams channels. "
@@ -83,12 +116,12 @@ class Screens:
         if not in_channel:
             body.append(text("Mapping works in a channel of a team: add me to a team first.",
                              subtle=True))  # fmt: skip
-        actions = [self.act("All numbers", "list")]
+        actions = [self.act("All numbers", CardVerb.LIST)]
         if in_channel:
             # The status card holds the "Map a number" form, next to this channel's numbers.
             actions[:0] = [
-                self.act("Map a number", "status"),
-                self.act("This channel's numbers", "status"),
+                self.act("Map a number", CardVerb.STATUS),
+                self.act("This channel's numbers", CardVerb.STATUS),
             ]
         return card(body, actions)
 
@@ -106,7 +139,7 @@ class Screens:
                     "`map (555) 987-6543 Front desk`."
                 ),
             ],
-            [self.act("Help", "help"), self.act("This channel's numbers", "status")],
+            [self.act("Help", CardVerb.HELP), self.act("This channel's numbers", CardVerb.STATUS)],
         )
 
     def pending(self) -> Card:
@@ -125,11 +158,11 @@ class Screens:
             [
                 heading("This works in a channel"),
                 text(
-                    f"**{command}** maps numbers to the channel you are in. Mention me in a "
-                    "channel of a team and try again there."
+                    f"**{plain(command, TYPED_LIMIT)}** maps numbers to the channel you are in. "
+                    "Mention me in a channel of a team and try again there."
                 ),
             ],
-            [self.act("Help", "help"), self.act("All numbers", "list")],
+            [self.act("Help", CardVerb.HELP), self.act("All numbers", CardVerb.LIST)],
         )
 
     # -- status and the map form ----------------------------------------------------------
@@ -145,13 +178,19 @@ class Screens:
             },
             {
                 "type": "Input.Text", "id": "name", "label": "Name (optional)",
-                "placeholder": "Front desk", "value": name, "maxLength": 60,
+                "placeholder": "Front desk", "value": name, "maxLength": NAME_LIMIT,
             },
-            action_set([self.act("Map to this channel", "map", style="positive", inputs=True)]),
+            action_set(
+                [self.act("Map to this channel", CardVerb.MAP, style="positive", inputs=True)]
+            ),
         ]  # fmt: skip
 
-    def status(self, channel: str, mappings: list[Mapping], notice: str | None = None) -> Card:
-        body: list[Element] = [heading(f"Numbers in {channel}")]
+    def status(
+        self, channel: str, mappings: list[Mapping], notice: str | None = None,
+        page: int = 0, pages: int = 1,
+    ) -> Card:  # fmt: skip
+        """One page of this channel's numbers (`mappings` is the page's), then the map form."""
+        body: list[Element] = [heading(f"Numbers in {plain(channel)}")]
         if notice:
             body.append(text(notice, weight="Bolder"))
         if not mappings:
@@ -165,18 +204,31 @@ class Screens:
             body.append(
                 container(
                     [
-                        text(f"**{mapping.name or 'Unnamed'}**: {number_label(mapping)}"),
+                        text(f"**{name_of(mapping)}**: {number_label(mapping)}"),
                         text(f"Since {when(mapping.created_date)}", subtle=True),
                         action_set([
-                            self.act("Remap", "remap.pick", id=mapping.id),
-                            self.act("Unmap", "unmap.ask", style="destructive", id=mapping.id),
+                            self.act("Remap", CardVerb.REMAP_PICK, mapping_id=mapping.id),
+                            self.act("Unmap", CardVerb.UNMAP_ASK, style="destructive",
+                                     mapping_id=mapping.id),
                         ]),
                     ],
                     separator=True,
                 )
             )  # fmt: skip
+        actions = self._pager(CardVerb.STATUS, page, pages, body)
         body.append(container(self.map_form(), style="emphasis", separator=True))
-        return card(body, [self.act("All numbers", "list")])
+        return card(body, [*actions, self.act("All numbers", CardVerb.LIST)])
+
+    def _pager(self, verb: CardVerb, page: int, pages: int, body: list[Element]) -> list[Element]:
+        """"Page n of m" at the end of `body`, and the Previous and Next buttons."""
+        actions: list[Element] = []
+        if pages > 1:
+            body.append(text(f"Page {page + 1} of {pages}", subtle=True))
+            if page > 0:
+                actions.append(self.act("Previous", verb, page=page - 1))
+            if page + 1 < pages:
+                actions.append(self.act("Next", verb, page=page + 1))
+        return actions
 
     # -- results --------------------------------------------------------------------------
 
@@ -186,11 +238,11 @@ class Screens:
             [
                 heading(title, "good"),
                 text(f"SMS to {number_label(mapping)} now arrive in this channel."),
-                facts([("Name", mapping.name or "Unnamed"), ("Number", mapping.phone_number)]),
+                facts([("Name", name_of(mapping)), ("Number", mapping.phone_number)]),
             ],
             [
-                self.act("This channel's numbers", "status"),
-                self.act("Unmap", "unmap.ask", style="destructive", id=mapping.id),
+                self.act("This channel's numbers", CardVerb.STATUS),
+                self.act("Unmap", CardVerb.UNMAP_ASK, style="destructive", mapping_id=mapping.id),
             ],
         )
 
@@ -199,13 +251,13 @@ class Screens:
             [
                 heading("Already mapped to another channel", "warning"),
                 text(
-                    f"{number_label(mapping)} is mapped to **{channel}**. Move it here to receive "
-                    "its SMS in this channel instead."
+                    f"{number_label(mapping)} is mapped to **{plain(channel)}**. Move it here to "
+                    "receive its SMS in this channel instead."
                 ),
             ],
             [
-                self.act("Move it here", "remap", style="positive", id=mapping.id),
-                self.act("This channel's numbers", "status"),
+                self.act("Move it here", CardVerb.REMAP, style="positive", mapping_id=mapping.id),
+                self.act("This channel's numbers", CardVerb.STATUS),
             ],
         )
 
@@ -223,7 +275,7 @@ class Screens:
                     subtle=True,
                 ),
             ],
-            [self.act("This channel's numbers", "status")],
+            [self.act("This channel's numbers", CardVerb.STATUS)],
         )
 
     def moved(self, mapping: Mapping, from_channel: str | None, already: bool) -> Card:
@@ -231,13 +283,13 @@ class Screens:
             f"SMS to {number_label(mapping)} already arrive in this channel."
             if already
             else f"SMS to {number_label(mapping)} now arrive in this channel"
-            + (f" instead of **{from_channel}**." if from_channel else ".")
+            + (f" instead of **{plain(from_channel)}**." if from_channel else ".")
         )
         return card(
             [heading("Number moved here" if not already else "Already here", "good"), text(detail)],
             [
-                self.act("This channel's numbers", "status"),
-                self.act("Unmap", "unmap.ask", style="destructive", id=mapping.id),
+                self.act("This channel's numbers", CardVerb.STATUS),
+                self.act("Unmap", CardVerb.UNMAP_ASK, style="destructive", mapping_id=mapping.id),
             ],
         )
 
@@ -252,22 +304,34 @@ class Screens:
                         f"{number_label(mapping)}, write `remap {mapping.phone_number}`."
                     ),
                 ],
-                [self.act("This channel's numbers", "status")],
+                [self.act("This channel's numbers", CardVerb.STATUS)],
+            )
+        body: list[Element] = [
+            heading("Move this number"),
+            text(f"Move {number_label(mapping)} ({name_of(mapping)}) to:"),
+            {
+                "type": "Input.ChoiceSet", "id": "target", "label": "Channel",
+                "isRequired": True, "errorMessage": "Choose a channel",
+                "value": channels[0][0],
+                # Choice titles are plain text, not markdown: shortened only.
+                "choices": [{"title": shorten(name, CHANNEL_LIMIT), "value": cid}
+                            for cid, name in channels[:CHANNEL_CHOICES]],
+            },
+        ]  # fmt: skip
+        if len(channels) > CHANNEL_CHOICES:
+            body.append(
+                text(
+                    f"Showing the first {CHANNEL_CHOICES} of {len(channels)} channels. To move it "
+                    f"to another one, write `remap {mapping.phone_number}` in that channel.",
+                    subtle=True,
+                )
             )
         return card(
+            body,
             [
-                heading("Move this number"),
-                text(f"Move {number_label(mapping)} ({mapping.name or 'Unnamed'}) to:"),
-                {
-                    "type": "Input.ChoiceSet", "id": "target", "label": "Channel",
-                    "isRequired": True, "errorMessage": "Choose a channel",
-                    "value": channels[0][0],
-                    "choices": [{"title": name, "value": cid} for cid, name in channels],
-                },
-            ],
-            [
-                self.act("Move", "remap.move", style="positive", inputs=True, id=mapping.id),
-                self.act("Cancel", "status"),
+                self.act("Move", CardVerb.REMAP_MOVE, style="positive", inputs=True,
+                         mapping_id=mapping.id),
+                self.act("Cancel", CardVerb.STATUS),
             ],
         )  # fmt: skip
 
@@ -275,9 +339,9 @@ class Screens:
         return card(
             [
                 heading("Already there" if already else "Number moved", "good"),
-                text(f"SMS to {number_label(mapping)} now arrive in **{channel}**."),
+                text(f"SMS to {number_label(mapping)} now arrive in **{plain(channel)}**."),
             ],
-            [self.act("This channel's numbers", "status")],
+            [self.act("This channel's numbers", CardVerb.STATUS)],
         )
 
     def not_mapped(self, number: str) -> Card:
@@ -294,15 +358,16 @@ class Screens:
             [
                 heading("Unmap this number?", "warning"),
                 text(
-                    f"SMS to {number_label(mapping)} ({mapping.name or 'Unnamed'}) will stop "
+                    f"SMS to {number_label(mapping)} ({name_of(mapping)}) will stop "
                     "arriving in this channel."
                 ),
             ],
             [
-                self.act("Unmap", "unmap.confirm", style="destructive", id=mapping.id),
-                self.act("Cancel", "status"),
+                self.act("Unmap", CardVerb.UNMAP_CONFIRM, style="destructive",
+                         mapping_id=mapping.id),
+                self.act("Cancel", CardVerb.STATUS),
             ],
-        )
+        )  # fmt: skip
 
     def unmapped(self, number: str | None, already: bool) -> Card:
         label = number_text(number) if number else "This number"
@@ -315,7 +380,7 @@ class Screens:
                     else "This number is no longer mapped to this channel."
                 ),
             ],
-            [self.act("This channel's numbers", "status")],
+            [self.act("This channel's numbers", CardVerb.STATUS)],
         )
 
     def in_another_channel(self, mapping: Mapping, channel: str) -> Card:
@@ -323,11 +388,11 @@ class Screens:
             [
                 heading("This number has moved", "warning"),
                 text(
-                    f"{number_label(mapping)} is now mapped to **{channel}**, not this channel, so "
-                    "nothing was changed. Unmap it from that channel."
+                    f"{number_label(mapping)} is now mapped to **{plain(channel)}**, not this "
+                    "channel, so nothing was changed. Unmap it from that channel."
                 ),
             ],
-            [self.act("This channel's numbers", "status")],
+            [self.act("This channel's numbers", CardVerb.STATUS)],
         )
 
     def list(self, groups: list[tuple[str, list[Mapping]]], page: int, pages: int) -> Card:
@@ -335,36 +400,57 @@ class Screens:
         if not groups:
             body.append(text("No number is mapped yet. In a channel, type `map <number>`."))
         for channel, mappings in groups:
-            body.append(text(channel, weight="Bolder"))
-            body.append(facts([(m.name or "Unnamed", number_label(m)) for m in mappings]))
-        actions: list[Element] = []
-        if pages > 1:
-            body.append(text(f"Page {page + 1} of {pages}", subtle=True))
-            if page > 0:
-                actions.append(self.act("Previous", "list", page=str(page - 1)))
-            if page + 1 < pages:
-                actions.append(self.act("Next", "list", page=str(page + 1)))
-        return card(body, actions)
+            body.append(text(plain(channel), weight="Bolder"))
+            body.append(facts([(name_of(m), number_label(m)) for m in mappings]))
+        return card(body, self._pager(CardVerb.LIST, page, pages, body))
 
     # -- problems -------------------------------------------------------------------------
 
     def invalid_number(self, typed: str, reason: str, command: str) -> Card:
-        shown = f"**{typed}**" if typed else "That"
+        shown = f"**{plain(typed, TYPED_LIMIT)}**" if typed else "That"
+        e164, national = example_number(self.region)
         return card(
             [
                 heading("That is not a phone number I can use", "attention"),
                 text(f"{shown}: {reason}. Nothing was changed."),
                 text(
-                    f"Write it in E.164 form, like +15559876543, or as dialled in the US, like "
-                    f"(555) 987-6543. Example: `{command} +15559876543 Front desk`.",
+                    f"Write it in E.164 form, like {e164}, or as dialled in "
+                    f"{self.region.upper()}, like {national}. "
+                    f"Example: `{plain(command, TYPED_LIMIT)} {e164} Front desk`.",
                     subtle=True,
                 ),
             ],
-            [self.act("Help", "help")],
+            [self.act("Help", CardVerb.HELP)],
+        )
+
+    def invalid_name(self, typed: str, reason: str) -> Card:
+        shown = f"**{plain(typed, TYPED_LIMIT)}**" if typed else "That name"
+        return card(
+            [
+                heading("That name cannot be used", "attention"),
+                text(f"{shown}: {reason}. Nothing was changed."),
+                text(
+                    f"A name is up to {NAME_LIMIT} characters on one line, for example "
+                    "`Front desk`.",
+                    subtle=True,
+                ),
+            ],
+            [self.act("Help", CardVerb.HELP), self.act("This channel's numbers", CardVerb.STATUS)],
         )
 
     def problem(self, title: str, detail: str, request_id: str | None = None) -> Card:
         body = [heading(title, "attention"), text(detail)]
         if request_id:
-            body.append(text(f"Support reference: {request_id}", subtle=True))
-        return card(body, [self.act("This channel's numbers", "status")])
+            body.append(text(f"Support reference: {plain(request_id, TYPED_LIMIT)}", subtle=True))
+        return card(body, [self.act("This channel's numbers", CardVerb.STATUS)])
+
+    def outcome_unknown(self, title: str, detail: str, request_id: str | None = None) -> Card:
+        """A change that may or may not have been applied: the one way to know is to look."""
+        body = [
+            heading(title, "warning"),
+            text(f"{detail} Check this channel's numbers before trying again."),
+        ]
+        if request_id:
+            body.append(text(f"Support reference: {plain(request_id, TYPED_LIMIT)}", subtle=True))
+        return card(body, [self.act("Show this channel's numbers now", CardVerb.STATUS,
+                                    style="positive")])  # fmt: skip

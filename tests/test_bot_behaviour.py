@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.actions import ActionSigner
+from bot.actions import ActionSigner, TamperedAction, card_action
 from bot.conversation import Conversation
 from bot.handlers import BotOptions, MappingBot
 from bot.mappings import MappingService
@@ -83,7 +83,19 @@ async def click(bot: MappingBot, card: Card, title: str, conversation: Conversat
                 **inputs: str) -> Card:  # fmt: skip
     action = button(card, title)
     data = {**action["data"], **inputs}
-    return await bot.on_action(conversation or in_channel(), action["verb"], data)
+    return await act(bot, conversation or in_channel(), action["verb"], data)
+
+
+async def act(bot: MappingBot, conversation: Conversation, verb: str, data: Any,
+              names: Any = None) -> Card:  # fmt: skip
+    """A card action as Teams sends it: parsed as the edge parses it, then handled."""
+    try:
+        action = card_action(verb, data)
+    except TamperedAction as exc:
+        return bot.tampered(conversation, exc)
+    if names is None:
+        return await bot.on_action(conversation, action)
+    return await bot.on_action(conversation, action, names)
 
 
 async def test_map_as_people_type_it(bot: MappingBot, client: ContextSMSClient,
@@ -112,7 +124,8 @@ async def test_invalid_number_says_the_format_and_changes_nothing(
     card = await bot.on_message(in_channel(), f"<at>Test Bot</at> {typed}")
     shown = texts(card)
     assert "not a phone number I can use" in shown
-    assert "+15559876543" in shown and "Nothing was changed" in shown
+    assert "+12015550123" in shown and "(201) 555-0123" in shown  # the region's example
+    assert "Nothing was changed" in shown
     assert await client.list_mappings(enterprise.enterprise_id) == []
 
 
@@ -242,8 +255,8 @@ async def test_list_groups_by_channel_and_pages(bot: MappingBot) -> None:
 
     first = await bot.on_message(PERSONAL, "list", names)
     assert "Page 1 of 2" in texts(first)
-    second = await bot.on_action(
-        PERSONAL, button(first, "Next")["verb"], button(first, "Next")["data"], names
+    second = await act(
+        bot, PERSONAL, button(first, "Next")["verb"], button(first, "Next")["data"], names
     )
     assert "Page 2 of 2" in texts(second) and "Sales" in texts(second)
     assert "Next" not in [a.get("title") for a in second.get("actions", [])]
@@ -259,15 +272,15 @@ async def test_forged_and_foreign_card_actions_are_refused(
 
     edited = json.loads(json.dumps(action["data"]))
     edited["ctx"]["id"] = "NTMAP9999999"
-    refused = await bot.on_action(in_channel(), action["verb"], edited)
+    refused = await act(bot, in_channel(), action["verb"], edited)
     assert "This card action was not accepted" in texts(refused)
 
-    elsewhere = await bot.on_action(in_channel(SALES, "Sales"), action["verb"], action["data"])
+    elsewhere = await act(bot, in_channel(SALES, "Sales"), action["verb"], action["data"])
     assert "This card belongs to another channel" in texts(elsewhere)
 
-    unknown = await bot.on_action(in_channel(), "drop.tables", action["data"])
+    unknown = await act(bot, in_channel(), "drop.tables", action["data"])
     assert "not accepted" in texts(unknown)
-    assert "not accepted" in texts(await bot.on_action(in_channel(), "status", "garbage"))
+    assert "not accepted" in texts(await act(bot, in_channel(), "status", "garbage"))
     assert len(await client.list_mappings(enterprise.enterprise_id)) == 1
 
 
@@ -323,22 +336,20 @@ async def test_remap_from_the_status_card_moves_a_number_to_a_chosen_channel(
     number = fresh_number()
     await bot.on_message(in_channel(), f"map {number} Desk")
     status = await bot.on_message(in_channel(), "status", names)
-    pick = await bot.on_action(in_channel(), **_click(status, "Remap"), names=names)
+    pick = await act(bot, in_channel(), **_click(status, "Remap"), names=names)
     assert "Move this number" in texts(pick) and "Sales" in texts(pick)
     assert "General" not in [c["title"] for c in pick["body"][2]["choices"]]
     move = button(pick, "Move")
 
-    forged = await bot.on_action(
-        in_channel(), move["verb"], {**move["data"], "target": "19:evil"}, names
+    forged = await act(
+        bot, in_channel(), move["verb"], {**move["data"], "target": "19:evil"}, names
     )
     assert "Choose one of this team's channels" in texts(forged)
-    done = await bot.on_action(in_channel(), move["verb"], {**move["data"], "target": SALES}, names)
+    done = await act(bot, in_channel(), move["verb"], {**move["data"], "target": SALES}, names)
     assert "Number moved" in texts(done) and "**Sales**" in texts(done)
     [mapping] = await client.list_mappings(enterprise.enterprise_id)
     assert mapping.messaging_app_id == SALES
-    again = await bot.on_action(
-        in_channel(), move["verb"], {**move["data"], "target": SALES}, names
-    )
+    again = await act(bot, in_channel(), move["verb"], {**move["data"], "target": SALES}, names)
     assert "Already there" in texts(again)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bot.actions import ActionSigner, TamperedAction
+from bot.actions import ActionContext, ActionSigner, TamperedAction, card_action
 from cards import CARD_SIZE_LIMIT, card_size
 from cards.elements import Card
 from cards.screens import PAGE_SIZE, Screens
@@ -37,7 +37,7 @@ def mapping(
 
 
 def every_card() -> dict[str, Card]:
-    s = Screens(SIGNER, {"ch": "19:general@thread.tacv2", "ent": "E0000001"}, "ContextSMS")
+    s = Screens(SIGNER, ActionContext("19:general@thread.tacv2", "E0000001"), "ContextSMS")
     many = [mapping(i, name="A rather long name for a number " * 2) for i in range(PAGE_SIZE)]
     cards = {
         "help in a channel": s.help(True),
@@ -66,7 +66,12 @@ def every_card() -> dict[str, Card]:
         "list, empty": s.list([], 0, 1),
         "list, a middle page": s.list([("General", many[:5]), ("Sales", many[5:])], 1, 3),
         "invalid number": s.invalid_number("555-12", "it has too few digits", "map"),
+        "invalid name": s.invalid_name("a\x07b", "it contains control characters"),
         "problem": s.problem("ContextSMS had a problem", "Nothing was changed.", "req-abc123"),
+        "outcome unknown": s.outcome_unknown("ContextSMS did not confirm the change",
+                                             "It may or may not have been applied.",
+                                             "req-abc123"),  # fmt: skip
+        "status, a middle page": s.status("General", many, None, page=1, pages=3),
     }
     return cards
 
@@ -148,14 +153,13 @@ def test_actions_carry_signed_ids_only() -> None:
             data = action["data"]
             assert set(data) == {"ctx", "sig"}, name
             assert set(data["ctx"]) <= {"ch", "ent", "id", "page"}, name
-            assert SIGNER.verify(action["verb"], data) == data["ctx"]
+            assert SIGNER.verify(card_action(action["verb"], data)).to_wire() == data["ctx"]
             forged = {"ctx": {**data["ctx"], "id": "NTMAP9999999"}, "sig": data["sig"]}
             with pytest.raises(TamperedAction):
-                SIGNER.verify(action["verb"], forged)
+                SIGNER.verify(card_action(action["verb"], forged))
+            other = "unmap.confirm" if action["verb"] != "unmap.confirm" else "status"
             with pytest.raises(TamperedAction):
-                SIGNER.verify(
-                    "unmap.confirm" if action["verb"] != "unmap.confirm" else "status", data
-                )
+                SIGNER.verify(card_action(other, data))
 
 
 def test_only_the_form_button_sends_inputs() -> None:
