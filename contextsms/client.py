@@ -8,18 +8,18 @@ token renewal included.
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never
 from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr, TypeAdapter
 
+from contextsms import timing
 from contextsms.errors import (
     ERRORS_BY_CODE,
     ERRORS_BY_STATUS,
@@ -44,7 +44,21 @@ from contextsms.models import (
     TokenResponse,
     WebhookAck,
 )
-from contextsms.retry import RETRYABLE_STATUSES, Deadline, RetryPolicy, parse_retry_after
+from contextsms.retry import (
+    AlreadyDone,
+    Answered,
+    CallKind,
+    Deadline,
+    Fail,
+    Happened,
+    NotAnswered,
+    RetryAfter,
+    RetryPolicy,
+    Return,
+    decide,
+    may_have_acted,
+    parse_retry_after,
+)
 from contextsms.tokens import TokenManager
 
 log = logging.getLogger("contextsms.client")
@@ -54,14 +68,6 @@ PRODUCTION_BASE_URL = "https://context-sms.sabrhub.com/api/v2"
 T = TypeVar("T")
 
 
-class _Kind(enum.Enum):
-    """How a call may be repeated after a failure."""
-
-    SAFE = "safe"  # reads and idempotent writes: repeat on any retryable failure
-    DELETE = "delete"  # idempotent, but a repeat finds the object gone
-    CREATE = "create"  # repeat only when the server surely did not act on it
-
-
 @dataclass(frozen=True)
 class ClientOptions:
     timeout: float = 10.0
@@ -69,14 +75,6 @@ class ClientOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     renew_margin: float = 60.0
     user_agent: str = "contextsms-teams/0.1"
-
-
-class _Ambiguous(Exception):
-    """A create failed in a way that leaves unknown whether the server applied it."""
-
-    def __init__(self, error: ContextSMSError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class ContextSMSClient:
@@ -159,7 +157,7 @@ class ContextSMSClient:
 
     async def create_csp(self, csp: CspCreate, *, deadline: float | None = None) -> Csp:
         return await self._json(
-            "POST", "/csp", Csp, body=csp.to_wire(), kind=_Kind.CREATE, deadline=deadline
+            "POST", "/csp", Csp, body=csp.to_wire(), kind=CallKind.CREATE, deadline=deadline
         )
 
     async def get_csp_config(
@@ -195,7 +193,7 @@ class ContextSMSClient:
             path,
             Enterprise,
             body=enterprise.to_wire(),
-            kind=_Kind.CREATE,
+            kind=CallKind.CREATE,
             deadline=deadline,
         )
 
@@ -223,32 +221,33 @@ class ContextSMSClient:
         while True:
             try:
                 return await self._json(
-                    "POST", path, Mapping, body=mapping.to_wire(), kind=_Kind.CREATE, limit=limit
+                    "POST", path, Mapping, body=mapping.to_wire(), kind=CallKind.CREATE, limit=limit
                 )
-            except _Ambiguous as ambiguous:
-                error = ambiguous.error
-            if isinstance(error, DeadlineExceeded) or limit.expired():
-                raise DeadlineExceeded(
-                    "no answer to the mapping request before the deadline; it may have been "
-                    "applied",
-                    outcome_unknown=True,
-                ) from error
-            existing = await self._find_applied(enterprise_id, mapping, limit)
+            except ContextSMSError as error:
+                if not error.outcome_unknown:
+                    raise
+                failure = error
+            if limit.expired():
+                raise failure
+            existing = await self._find_applied(enterprise_id, mapping, limit, failure)
             if existing is not None:
                 log.info("mapping %s was applied despite the failed answer", existing.id)
                 return existing
+            # The look-up shows the number not mapped: the failed attempt changed nothing.
+            failure.outcome_unknown = False
             retries += 1
             if retries > self.options.retry.max_retries:
-                raise error
+                raise failure
             await limit.sleep(self.options.retry.backoff(retries, self._rng))
 
     async def _find_applied(
-        self, enterprise_id: str, wanted: MappingCreate, limit: Deadline
+        self, enterprise_id: str, wanted: MappingCreate, limit: Deadline, failure: ContextSMSError
     ) -> Mapping | None:
         try:
             mappings = await self.list_mappings(enterprise_id, deadline=limit.remaining())
-        except DeadlineExceeded as exc:
-            raise DeadlineExceeded(str(exc), outcome_unknown=True) from exc
+        except ContextSMSError as exc:
+            # Neither the add nor the look-up answered: the number may be mapped or not.
+            raise failure from exc
         for existing in mappings:
             if (
                 existing.phone_number == wanted.phone_number
@@ -273,7 +272,9 @@ class ContextSMSClient:
         self, mapping_id: str, update: MappingUpdate, *, deadline: float | None = None
     ) -> Mapping:
         path = f"/mapping/{_seg(mapping_id)}"
-        return await self._json("PUT", path, Mapping, body=update.to_wire(), deadline=deadline)
+        return await self._json(
+            "PUT", path, Mapping, body=update.to_wire(), kind=CallKind.UPDATE, deadline=deadline
+        )
 
     async def delete_mapping(self, mapping_id: str, *, deadline: float | None = None) -> str:
         path = f"/mapping/{_seg(mapping_id)}"
@@ -309,15 +310,17 @@ class ContextSMSClient:
         self, payload: bytes, signature: str, *, deadline: float | None = None
     ) -> WebhookAck:
         """Deliver a signed Stripe event, as Stripe does (for tests and replays by support)."""
-        response = await self._request(
+        call = _Call(
             "POST",
             "/stripe/webhook",
+            f"{self.base_url}/stripe/webhook",
+            CallKind.CREATE,
+            auth=False,
             content=payload,
             headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
-            auth=False,
-            kind=_Kind.CREATE,
-            limit=Deadline(deadline),
         )
+        response = await self._request(call, Deadline(deadline))
+        assert isinstance(response, httpx.Response)  # only a DELETE finds its work done
         return _parse(WebhookAck, response)
 
     # -- plumbing --------------------------------------------------------------------------
@@ -337,121 +340,128 @@ class ContextSMSClient:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         auth: bool = True,
-        kind: _Kind = _Kind.SAFE,
+        kind: CallKind = CallKind.SAFE,
         deadline: float | None = None,
         limit: Deadline | None = None,
         base: str | None = None,
     ) -> T:
-        response = await self._request(
-            method,
-            path,
-            json_body=body,
-            params=params,
-            auth=auth,
-            kind=kind,
-            limit=limit or Deadline(deadline),
-            base=base,
+        call = _Call(
+            method, path, f"{base or self.base_url}{path}", kind, auth, body, params=params
         )
+        response = await self._request(call, limit or Deadline(deadline))
+        # Only a DELETE can find its work already done, and deletes answer text.
+        assert isinstance(response, httpx.Response)
         return _parse(shape, response)
 
     async def _text(self, method: str, path: str, done: str, deadline: float | None) -> str:
-        try:
-            response = await self._request(
-                method, path, kind=_Kind.DELETE, limit=Deadline(deadline)
-            )
-        except _AlreadyDone:
-            return done
-        return response.text
+        call = _Call(method, path, f"{self.base_url}{path}", CallKind.DELETE, auth=True)
+        match await self._request(call, Deadline(deadline)):
+            case httpx.Response() as response:
+                return response.text
+            case AlreadyDone():
+                return done
+            case unreachable:
+                assert_never(unreachable)
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: dict[str, Any] | None = None,
-        content: bytes | None = None,
-        params: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: bool = True,
-        kind: _Kind = _Kind.SAFE,
-        limit: Deadline,
-        base: str | None = None,
-    ) -> httpx.Response:
-        url = f"{base or self.base_url}{path}"
-        retries = 0
-        renewed = False
+    # The layers of one call, outermost first, as httpx layers `send`: retries decided by
+    # `retry.decide`, then the bearer token and its renewal, then one HTTP exchange.
+
+    async def _request(self, call: _Call, limit: Deadline) -> httpx.Response | AlreadyDone:
+        """The call, repeated as `retry.decide` says, within `limit`."""
+        retry = 0
         acted = False  # an earlier attempt may have been applied
+        last_error: ContextSMSError | None = None
         while True:
-            request_headers = dict(headers or {})
-            token: str | None = None
-            if auth:
-                token = await self._token(limit)
-                request_headers["Authorization"] = f"Bearer {token}"
-            started = time.monotonic()
             try:
-                response = await self._send(
-                    method, url, json_body, content, params, request_headers, limit
-                )
-            except (httpx.TransportError, TimeoutError) as exc:
-                sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                _log_call(method, path, None, started, retries, None, type(exc).__name__)
-                if limit.expired():
-                    raise DeadlineExceeded(
-                        f"{method} {path}: no answer before the deadline",
-                        outcome_unknown=sent and kind is not _Kind.SAFE,
-                    ) from None
-                error: ContextSMSError = TransportError(
-                    f"{method} {path}: {type(exc).__name__} talking to ContextSMS"
-                )
-                if sent and kind is _Kind.CREATE:
-                    raise _Ambiguous(error) from None
-                acted = acted or sent
-                delay = self.options.retry.backoff(retries + 1, self._rng)
-            else:
-                request_id = _request_id(response)
-                _log_call(method, path, response.status_code, started, retries, request_id)
-                status = response.status_code
-                if status < 400:
-                    return response
-                if status == 401 and auth and not renewed and token is not None:
-                    renewed = True
-                    await self._token(limit, rejected=token)
-                    continue
-                if status == 404 and kind is _Kind.DELETE and acted:
-                    raise _AlreadyDone()
-                error = _error_from(response, method, path)
-                if status not in RETRYABLE_STATUSES:
-                    raise error
-                if kind is _Kind.CREATE and status != 429:
-                    raise _Ambiguous(error)
-                # 429 and 503 refuse a request before acting; other failures may hide a success.
-                acted = acted or status not in (429, 503)
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                delay = (
-                    retry_after
-                    if retry_after is not None
-                    else self.options.retry.backoff(retries + 1, self._rng)
-                )
-            retries += 1
-            if retries > self.options.retry.max_retries or not limit.allows(delay):
-                raise error
-            await asyncio.sleep(delay)
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        json_body: dict[str, Any] | None,
-        content: bytes | None,
-        params: dict[str, str] | None,
-        headers: dict[str, str],
-        limit: Deadline,
-    ) -> httpx.Response:
-        remaining = limit.remaining()
-        async with asyncio.timeout(remaining):
-            return await self._http.request(
-                method, url, json=json_body, content=content, params=params, headers=headers
+                outcome = await self._send_handling_auth(call, retry, limit)
+            except DeadlineExceeded:
+                # No token before the deadline: this attempt never left.
+                outcome = NotAnswered(sent=False, failure="DeadlineExceeded")
+            except ContextSMSError as exc:
+                # Logging in failed, so this attempt sent nothing; an earlier one may have acted.
+                if acted and call.kind.changes:
+                    assert last_error is not None
+                    last_error.outcome_unknown = True
+                    raise last_error from exc
+                raise
+            happened = _happened(outcome)
+            decision = decide(
+                call.kind,
+                happened,
+                retry=retry,
+                acted_before=acted,
+                time_left=limit.remaining(),
+                backoff=self.options.retry.backoff(retry + 1, self._rng),
+                max_retries=self.options.retry.max_retries,
             )
+            acted = acted or may_have_acted(happened)
+            match decision:
+                case Return():
+                    assert isinstance(outcome, httpx.Response)
+                    return outcome
+                case AlreadyDone():
+                    return decision
+                case RetryAfter(delay=delay):
+                    last_error = _failure(call, outcome)
+                    await asyncio.sleep(delay)
+                case Fail(outcome_unknown=unknown, deadline=deadline):
+                    error = (
+                        DeadlineExceeded(
+                            f"{call.method} {call.path}: no answer before the deadline"
+                        )
+                        if deadline
+                        else _failure(call, outcome)
+                    )
+                    error.outcome_unknown = unknown
+                    raise error
+                case _:
+                    assert_never(decision)
+            retry += 1
+
+    async def _send_handling_auth(
+        self, call: _Call, retry: int, limit: Deadline
+    ) -> httpx.Response | NotAnswered:
+        """One attempt with the bearer token; a 401 renews it once and sends again (a 401
+        refuses before acting, so even a create may be sent again)."""
+        if not call.auth:
+            return await self._send_once(call, None, retry, limit)
+        token = await self._token(limit)
+        outcome = await self._send_once(call, token, retry, limit)
+        if isinstance(outcome, httpx.Response) and outcome.status_code == 401:
+            token = await self._token(limit, rejected=token)
+            outcome = await self._send_once(call, token, retry, limit)
+        return outcome
+
+    async def _send_once(
+        self, call: _Call, token: str | None, retry: int, limit: Deadline
+    ) -> httpx.Response | NotAnswered:
+        """One HTTP exchange: its log line and its time, added to the activity's API time."""
+        time_left = limit.remaining()
+        if time_left is not None and time_left <= 0:
+            return NotAnswered(sent=False, failure="DeadlineExceeded")
+        headers = dict(call.headers or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        progress = _Progress()
+        outcome: httpx.Response | NotAnswered
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(time_left):
+                outcome = await self._http.request(
+                    call.method,
+                    call.url,
+                    json=call.json_body,
+                    content=call.content,
+                    params=call.params,
+                    headers=headers,
+                    extensions={"trace": progress.trace},
+                )
+        except (httpx.TransportError, TimeoutError) as exc:
+            outcome = NotAnswered(sent=progress.may_have_sent(exc), failure=type(exc).__name__)
+        duration_ms = (time.monotonic() - started) * 1000
+        timing.record(duration_ms)
+        _log_call(call, outcome, duration_ms, retry)
+        return outcome
 
     async def _token(self, limit: Deadline, rejected: str | None = None) -> str:
         try:
@@ -464,8 +474,59 @@ class ContextSMSClient:
             raise DeadlineExceeded("the deadline passed while logging in to ContextSMS") from None
 
 
-class _AlreadyDone(Exception):
-    """A repeated DELETE found the object gone: an earlier attempt deleted it."""
+@dataclass(frozen=True)
+class _Call:
+    """One API call as the layers of `_request` send it; `path` is what the log shows."""
+
+    method: str
+    path: str
+    url: str
+    kind: CallKind
+    auth: bool
+    json_body: dict[str, Any] | None = None
+    content: bytes | None = None
+    params: dict[str, str] | None = None
+    headers: dict[str, str] | None = None
+
+
+class _Progress:
+    """How far one exchange got, from httpcore's trace events: whether the request left."""
+
+    def __init__(self) -> None:
+        self.traced = False
+        self.sending = False
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        self.traced = True
+        if event.endswith("send_request_headers.started"):
+            self.sending = True
+
+    def may_have_sent(self, failure: BaseException) -> bool:
+        if isinstance(failure, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return False
+        # A transport that emits no trace events (a test double) tells nothing: assume sent.
+        return self.sending or not self.traced
+
+
+def _happened(outcome: httpx.Response | NotAnswered) -> Happened:
+    match outcome:
+        case httpx.Response() as response:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return Answered(response.status_code, retry_after)
+        case NotAnswered():
+            return outcome
+        case _:
+            assert_never(outcome)
+
+
+def _failure(call: _Call, outcome: httpx.Response | NotAnswered) -> ContextSMSError:
+    match outcome:
+        case httpx.Response() as response:
+            return _error_from(response, call.method, call.path)
+        case NotAnswered(failure=failure):
+            return TransportError(f"{call.method} {call.path}: {failure} talking to ContextSMS")
+        case _:
+            assert_never(outcome)
 
 
 def _seg(value: str) -> str:
@@ -552,21 +613,22 @@ def _error_from(response: httpx.Response, method: str, path: str) -> ApiError:
 
 
 def _log_call(
-    method: str,
-    path: str,
-    status: int | None,
-    started: float,
-    retry: int,
-    request_id: str | None,
-    failure: str | None = None,
+    call: _Call, outcome: httpx.Response | NotAnswered, duration_ms: float, retry: int
 ) -> None:
     # The path only: no query string, no header, no body (tokens, passwords, numbers).
+    match outcome:
+        case httpx.Response() as response:
+            status, request_id = str(response.status_code), _request_id(response)
+        case NotAnswered(failure=failure):
+            status, request_id = failure, None
+        case _:
+            assert_never(outcome)
     log.info(
         "contextsms %s %s status=%s duration_ms=%.0f retry=%d request_id=%s",
-        method,
-        path,
-        status if status is not None else failure,
-        (time.monotonic() - started) * 1000,
+        call.method,
+        call.path,
+        status,
+        duration_ms,
         retry,
         request_id or "-",
     )
