@@ -3,13 +3,15 @@ and its connector clients reused.
 
 Teams limits how fast a bot may post (about 7 messages a second per conversation, and per
 tenant); it answers 429 (or 412 for some concurrent updates), and gateways 502 or 504. Those
-calls are repeated with exponential backoff and jitter, honouring Retry-After.
+calls are repeated with exponential backoff and jitter, honouring Retry-After. Each call is
+logged once, when it ends: what it was, its HTTP status, how many retries it took.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -25,7 +27,9 @@ from botframework.connector.auth import (
 )
 from msrest.exceptions import HttpOperationError
 
+from bot import activity_log
 from bot.credentials import CachedAppCredentials
+from bot.logs import event
 from contextsms.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger("bot.adapter")
@@ -45,41 +49,76 @@ class RetryingCloudAdapter(CloudAdapter):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.retry = retry or RetryPolicy(max_retries=4, base_delay=0.5, max_delay=8.0)
 
-    async def _with_retries(self, what: str, call: Any) -> Any:
+    async def _with_retries(self, what: str, activity: Activity, call: Any) -> Any:
         attempt = 0
-        while True:
-            try:
-                return await call()
-            except HttpOperationError as exc:
-                status, retry_after = _status_of(exc)
-                attempt += 1
-                if status not in RETRY_CONNECTOR_STATUSES or attempt > self.retry.max_retries:
-                    raise
-                delay = parse_retry_after(retry_after)
-                if delay is None:
-                    delay = self.retry.backoff(attempt)
-                log.warning(
-                    "connector %s answered %s; retry %d in %.1fs", what, status, attempt, delay
-                )
-                await asyncio.sleep(delay)
+        started = time.perf_counter()
+        status: int | str | None = None
+        error: str | None = None
+        result: Any = None
+        try:
+            while True:
+                try:
+                    result = await call()
+                    status = "2xx"  # the connector client keeps the exact one to itself
+                    return result
+                except HttpOperationError as exc:
+                    status, retry_after = _status_of(exc)
+                    if status not in RETRY_CONNECTOR_STATUSES or attempt >= self.retry.max_retries:
+                        raise
+                    attempt += 1
+                    delay = parse_retry_after(retry_after)
+                    if delay is None:
+                        delay = self.retry.backoff(attempt)
+                    await asyncio.sleep(delay)
+        except BaseException as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            _log_call(what, activity, result, status, attempt, error, started)
 
     async def send_activities(
         self, context: TurnContext, activities: list[Activity]
     ) -> list[ResourceResponse]:
         responses: list[ResourceResponse] = []
         for activity in activities:
+            if activity.type in _NOT_SENT:  # kept for the HTTP answer, or not sent at all
+                responses.extend(await super().send_activities(context, [activity]))
+                continue
             # One at a time, so that a retry never posts an earlier activity twice.
             sent = await self._with_retries(
-                "send",
+                "send", activity,
                 lambda a=activity: super(RetryingCloudAdapter, self).send_activities(context, [a]),
-            )
+            )  # fmt: skip
             responses.extend(sent)
         return responses
 
     async def update_activity(self, context: TurnContext, activity: Activity) -> Any:
         return await self._with_retries(
-            "update", lambda: super(RetryingCloudAdapter, self).update_activity(context, activity)
-        )
+            "update", activity,
+            lambda: super(RetryingCloudAdapter, self).update_activity(context, activity),
+        )  # fmt: skip
+
+
+_NOT_SENT = frozenset({"invokeResponse", "delay", "trace"})
+
+
+def _log_call(what: str, activity: Activity, result: Any, status: int | str | None,
+              retries: int, error: str | None, started: float) -> None:  # fmt: skip
+    """One line per connector call; counts the reply on the current activity's record."""
+    if isinstance(result, list):
+        sent_id = result[0].id if result and isinstance(result[0], ResourceResponse) else None
+    else:
+        sent_id = activity.id
+    record = activity_log.current()
+    if record is not None and error is None:
+        record.replies += 1
+    conversation = activity.conversation.id if activity.conversation else None
+    event(log, "connector", {
+        "call": what, "status": status, "retries": retries, "error": error,
+        "activity": sent_id, "in_reply_to": record.activity_id if record else None,
+        "conversation": activity_log.short_hash(conversation),
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }, logging.INFO if error is None else logging.WARNING)  # fmt: skip
 
 
 class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]

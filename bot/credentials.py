@@ -3,6 +3,9 @@
 botbuilder's stock factory builds new credentials, and so a new msal app and a new token, for
 every activity, synchronously on the event loop. Here one credentials object per app id and
 scope keeps its token until shortly before it expires, and renews it in a worker thread.
+
+A token that cannot be had (Entra down or unreachable, the secret refused) is an
+`OutboundTokenError`, which the HTTP edge answers for; it is logged once per outage.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ log = logging.getLogger("bot.credentials")
 
 RENEW_BEFORE_SECONDS = 300
 DEFAULT_TENANT = "botframework.com"
+DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 
 # Returns an msal-style answer: {"access_token", "expires_in"} or {"error", ...}.
 TokenFetch = Callable[[], dict[str, Any]]
@@ -60,15 +64,53 @@ def msal_token_source(
     return fetch
 
 
+class OutboundTokenError(Exception):
+    """The bot's own token for the Bot Connector could not be had: it cannot reply."""
+
+
+class _Outage:
+    """Logs a failure to get tokens once when it starts and once when it ends, not per call."""
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    def failed(self, reason: str) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._since is not None:
+                return
+            self._since = time.monotonic()
+        log.error(
+            "cannot get the bot's token for the Bot Connector (%s): replies fail until it "
+            "recovers", reason,
+        )  # fmt: skip
+
+    def recovered(self) -> None:
+        with self._lock:
+            if self._since is None:
+                return
+            lasted, failures = time.monotonic() - self._since, self._failures
+            self._since, self._failures = None, 0
+        log.warning(
+            "the bot's token for the Bot Connector is available again after %.0f s "
+            "(%d failed attempts)", lasted, failures,
+        )  # fmt: skip
+
+
 class CachedAppCredentials(MicrosoftAppCredentials):  # type: ignore[misc]
-    def __init__(self, app_id: str, tenant: str, scope: str, fetch: TokenFetch) -> None:
+    def __init__(
+        self, app_id: str, tenant: str, scope: str, fetch: TokenFetch,
+        outage: _Outage | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(app_id, "", channel_auth_tenant=tenant, oauth_scope=scope)
         self._fetch = fetch
+        self._outage = outage or _Outage()
         self._token: str | None = None
         self._renew_at = 0.0
         self._lock = asyncio.Lock()
         self._thread_lock = threading.Lock()
-        self.fetches = 0
 
     def _fresh(self) -> bool:
         return self._token is not None and time.time() < self._renew_at
@@ -85,12 +127,18 @@ class CachedAppCredentials(MicrosoftAppCredentials):  # type: ignore[misc]
             if self._fresh():
                 assert self._token is not None
                 return self._token
-            self.fetches += 1
-            answer = self._fetch()
+            try:
+                answer = self._fetch()
+            except Exception as exc:  # msal and its HTTP stack raise many kinds
+                self._outage.failed(type(exc).__name__)
+                raise OutboundTokenError(f"no Bot Connector token ({type(exc).__name__})") from exc
             token = answer.get("access_token")
             if not isinstance(token, str):
                 # The error code only: descriptions can echo request details.
-                raise PermissionError(f"could not get a Bot Connector token: {answer.get('error')}")
+                code = str(answer.get("error"))
+                self._outage.failed(code)
+                raise OutboundTokenError(f"could not get a Bot Connector token: {code}")
+            self._outage.recovered()
             lifetime = float(answer.get("expires_in", 3600))
             self._token = token
             self._renew_at = time.time() + max(lifetime - RENEW_BEFORE_SECONDS, lifetime / 2)
@@ -115,13 +163,18 @@ class CachedCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore
         tenant_id: str | None = None,
         *,
         managed_identity: bool = False,
+        login_authority: str = DEFAULT_AUTHORITY,
         token_source: TokenSourceFactory = msal_token_source,
     ) -> None:
+        """`login_authority`: Entra's login host (setting BOT_LOGIN_AUTHORITY); sovereign
+        clouds have their own. botbuilder's `login_endpoint` is always the public cloud's."""
         self.app_id = app_id
         self._password = password
         self._tenant = tenant_id or DEFAULT_TENANT
+        self._authority = login_authority.rstrip("/")
         self._token_source = token_source
-        self._cache: dict[tuple[str, str, str], CachedAppCredentials] = {}
+        self._outage = _Outage()
+        self._cache: dict[tuple[str, str], CachedAppCredentials] = {}
         self._msi = (
             ManagedIdentityServiceClientCredentialsFactory(app_id)
             if managed_identity and app_id
@@ -145,13 +198,15 @@ class CachedCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore
             return await self._msi.create_credentials(
                 app_id, oauth_scope, login_endpoint, validate_authority
             )
-        key = (app_id, oauth_scope, login_endpoint)
+        key = (app_id, oauth_scope)
         credentials = self._cache.get(key)
         if credentials is None:
-            authority = f"{login_endpoint.rstrip('/')}/{self._tenant}"
+            authority = f"{self._authority}/{self._tenant}"
             scope = oauth_scope if oauth_scope.endswith("/.default") else f"{oauth_scope}/.default"
             fetch = self._token_source(app_id, authority, self._password, [scope])
-            credentials = CachedAppCredentials(app_id, self._tenant, oauth_scope, fetch)
+            credentials = CachedAppCredentials(
+                app_id, self._tenant, oauth_scope, fetch, self._outage
+            )
             self._cache[key] = credentials
         await credentials.ensure_fresh()
         return credentials

@@ -1,22 +1,30 @@
-"""The deployment's settings, from environment variables and an optional `.env` file."""
+"""The deployment's settings, from environment variables and an optional `.env` file.
+
+Two classes, composed: the ContextSMS account (`CONTEXTSMS_*`) and the bot. Each field is
+read from the variable of its own name (pydantic-settings matches names case-insensitively),
+so the bot's fields carry the names Azure Bot Service documents (`MicrosoftAppId`, ...).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contextsms.client import PRODUCTION_BASE_URL, ClientOptions
 from contextsms.retry import RetryPolicy
-from contextsms.settings_errors import settings_error
+from contextsms.settings_errors import SettingsError, settings_error
 
 log = logging.getLogger("bot.settings")
 
 BOT_FRAMEWORK_OPENID_METADATA = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
+ENTRA_LOGIN_AUTHORITY = "https://login.microsoftonline.com"
 
 
 class AppType(StrEnum):
@@ -25,14 +33,20 @@ class AppType(StrEnum):
     USER_ASSIGNED_MSI = "UserAssignedMSI"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="CONTEXTSMS_",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
+class LogFormat(StrEnum):
+    PLAIN = "plain"  # one readable line per record
+    JSON = "json"  # one JSON object per line, for log collectors
+
+
+_SOURCES = SettingsConfigDict(
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+)
+
+
+class ContextSMSSettings(BaseSettings):
+    """The ContextSMS account the bot acts with, and how its client calls the API."""
+
+    model_config = SettingsConfigDict(**_SOURCES, env_prefix="CONTEXTSMS_")
 
     base_url: AnyHttpUrl = Field(
         default=AnyHttpUrl(PRODUCTION_BASE_URL),
@@ -55,62 +69,6 @@ class Settings(BaseSettings):
     backoff_max_seconds: float = Field(default=5.0, gt=0, le=120)
     token_renew_margin_seconds: float = Field(default=60.0, ge=0, le=3600)
 
-    # -- the bot (Azure Bot names where Azure has one) ------------------------------------
-    app_id: str | None = Field(default=None, validation_alias="MicrosoftAppId")
-    app_password: SecretStr | None = Field(default=None, validation_alias="MicrosoftAppPassword")
-    app_type: AppType = Field(default=AppType.MULTI_TENANT, validation_alias="MicrosoftAppType")
-    app_tenant_id: str | None = Field(default=None, validation_alias="MicrosoftAppTenantId")
-    openid_metadata_url: AnyHttpUrl = Field(
-        default=AnyHttpUrl(BOT_FRAMEWORK_OPENID_METADATA),
-        validation_alias="TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL",
-    )
-    token_issuer: str = Field(
-        default=BOT_FRAMEWORK_ISSUER, validation_alias="TO_BOT_FROM_CHANNEL_TOKEN_ISSUER"
-    )
-    local_dev: bool = Field(default=False, validation_alias="BOT_LOCAL_DEV")
-    host: str = Field(default="127.0.0.1", validation_alias="HOST")
-    port: int = Field(default=3978, ge=1, le=65535, validation_alias="PORT")
-    default_region: str = Field(
-        default="US", pattern=r"^[A-Za-z]{2}$", validation_alias="BOT_DEFAULT_REGION"
-    )
-    product_name: str = Field(
-        default="ContextSMS", min_length=1, validation_alias="BOT_PRODUCT_NAME"
-    )
-    card_signing_key: SecretStr | None = Field(
-        default=None, validation_alias="BOT_CARD_SIGNING_KEY"
-    )
-    # Teams waits 5 s for a card action and 15 s for a message: answer within these, with a
-    # "working on it" card when ContextSMS is slower, and update it when the work is done.
-    action_budget_seconds: float = Field(
-        default=4.0, gt=0, le=4.5, validation_alias="BOT_ACTION_BUDGET_SECONDS"
-    )
-    message_budget_seconds: float = Field(
-        default=12.0, gt=0, le=14, validation_alias="BOT_MESSAGE_BUDGET_SECONDS"
-    )
-
-    @model_validator(mode="after")
-    def _credentials(self) -> Settings:
-        if self.local_dev:
-            return self
-        if not self.app_id:
-            raise ValueError(
-                "MicrosoftAppId is missing (set it, or BOT_LOCAL_DEV=true for a local run "
-                "without Bot Framework authentication)"
-            )
-        if self.app_type is not AppType.USER_ASSIGNED_MSI and self.app_password is None:
-            raise ValueError("MicrosoftAppPassword is missing")
-        if self.app_type is not AppType.MULTI_TENANT and not self.app_tenant_id:
-            raise ValueError(f"MicrosoftAppTenantId is missing (needed for {self.app_type})")
-        return self
-
-    def signing_key(self) -> bytes:
-        """Key of the card action signatures: set, or derived from a secret we already have,
-        so that cards stay valid across restarts and instances."""
-        if self.card_signing_key is not None:
-            return self.card_signing_key.get_secret_value().encode()
-        seed = self.password.get_secret_value()
-        return hashlib.sha256(f"contextsms-teams card actions\n{seed}".encode()).digest()
-
     def client_options(self) -> ClientOptions:
         return ClientOptions(
             timeout=self.timeout_seconds,
@@ -129,9 +87,91 @@ class Settings(BaseSettings):
         return base, auth
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the settings; a missing or invalid one stops the start with a message naming it."""
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        raise settings_error(exc, Settings) from None
+class BotSettings(BaseSettings):
+    """The bot: its Azure Bot identity (Azure's variable names), where inbound tokens come
+    from, where it listens, and how it talks."""
+
+    model_config = SettingsConfigDict(**_SOURCES)
+
+    MicrosoftAppId: str | None = None
+    MicrosoftAppPassword: SecretStr | None = None
+    MicrosoftAppType: AppType = AppType.MULTI_TENANT
+    MicrosoftAppTenantId: str | None = None
+    to_bot_from_channel_openid_metadata_url: AnyHttpUrl = AnyHttpUrl(BOT_FRAMEWORK_OPENID_METADATA)
+    to_bot_from_channel_token_issuer: str = BOT_FRAMEWORK_ISSUER
+    # Sovereign clouds (US Government, China) log in elsewhere.
+    bot_login_authority: AnyHttpUrl = AnyHttpUrl(ENTRA_LOGIN_AUTHORITY)
+    bot_local_dev: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=3978, ge=1, le=65535)
+    bot_default_region: str = Field(default="US", pattern=r"^[A-Za-z]{2}$")
+    bot_product_name: str = Field(default="ContextSMS", min_length=1)
+    bot_card_signing_key: SecretStr | None = None
+    # Teams waits 5 s for a card action and 15 s for a message: answer within these, with a
+    # "working on it" card when ContextSMS is slower, and update it when the work is done.
+    bot_action_budget_seconds: float = Field(default=4.0, gt=0, le=4.5)
+    bot_message_budget_seconds: float = Field(default=12.0, gt=0, le=14)
+    bot_log_format: LogFormat = LogFormat.PLAIN
+
+    @model_validator(mode="after")
+    def _credentials(self) -> BotSettings:
+        if self.bot_local_dev:
+            return self
+        if not self.MicrosoftAppId:
+            raise ValueError(
+                "MicrosoftAppId is missing (set it, or BOT_LOCAL_DEV=true for a local run "
+                "without Bot Framework authentication)"
+            )
+        if self.MicrosoftAppType is not AppType.USER_ASSIGNED_MSI and not self.MicrosoftAppPassword:
+            raise ValueError("MicrosoftAppPassword is missing")
+        if self.MicrosoftAppType is not AppType.MULTI_TENANT and not self.MicrosoftAppTenantId:
+            raise ValueError(
+                f"MicrosoftAppTenantId is missing (needed for {self.MicrosoftAppType})"
+            )
+        return self
+
+    @property
+    def authenticated_app_id(self) -> str | None:
+        """The app id inbound tokens must name and outbound tokens are fetched for; None in
+        local development, where neither happens."""
+        return None if self.bot_local_dev else self.MicrosoftAppId
+
+
+@dataclass(frozen=True)
+class Settings:
+    contextsms: ContextSMSSettings
+    bot: BotSettings
+
+    def signing_key(self) -> bytes:
+        """Key of the card action signatures: set, or derived from a secret we already have,
+        so that cards stay valid across restarts and instances."""
+        if self.bot.bot_card_signing_key is not None:
+            return self.bot.bot_card_signing_key.get_secret_value().encode()
+        seed = self.contextsms.password.get_secret_value()
+        return hashlib.sha256(f"contextsms-teams card actions\n{seed}".encode()).digest()
+
+
+def load_settings(
+    contextsms: dict[str, Any] | None = None, bot: dict[str, Any] | None = None
+) -> Settings:
+    """Read the settings (the environment and .env, under the values given); a missing or
+    invalid one stops the start with a message naming it, for both classes at once."""
+    errors: list[str] = []
+    loaded: list[BaseSettings] = []
+    classes: list[tuple[type[BaseSettings], dict[str, Any] | None]] = [
+        (ContextSMSSettings, contextsms), (BotSettings, bot),
+    ]  # fmt: skip
+    for cls, given in classes:
+        try:
+            loaded.append(cls(**(given or {})))
+        except ValidationError as exc:
+            message = str(settings_error(exc, cls))
+            errors.extend(line for line in message.splitlines() if line.startswith("  "))
+    if errors:
+        raise SettingsError(
+            "Configuration error (set these environment variables or put them in .env):\n"
+            + "\n".join(errors)
+        )
+    account, bot_settings = loaded
+    assert isinstance(account, ContextSMSSettings) and isinstance(bot_settings, BotSettings)
+    return Settings(account, bot_settings)

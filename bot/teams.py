@@ -14,14 +14,19 @@ from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
 from botbuilder.schema import Activity, Attachment, ChannelAccount
 from botbuilder.schema.teams import TeamInfo
 
+from bot import activity_log
+from bot.actions import TamperedAction, parse_invoke
 from bot.conversation import Conversation, general_channel_name
+from bot.credentials import OutboundTokenError
 from bot.handlers import ChannelNames, MappingBot
 from cards.elements import Card
 
 log = logging.getLogger("bot.teams")
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+CARD_ACTION = "adaptiveCard/action"  # the invoke of an Action.Execute click
 CHANNEL_NAMES_TTL = 60.0
+VERB_LOGGED = 64  # characters of a refused card verb that the log shows
 
 
 def conversation_of(activity: Activity) -> Conversation:
@@ -46,6 +51,22 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def card_activity(card: Card) -> Activity:
     return MessageFactory.attachment(Attachment(content_type=CARD_CONTENT_TYPE, content=card))
+
+
+async def on_turn_error(context: TurnContext, error: Exception) -> None:
+    """The adapter's last resort for a turn that raised. The turn may have changed something
+    before it failed, so the person is told to look rather than told nothing changed."""
+    activity_log.note(outcome="failed")
+    if isinstance(error, OutboundTokenError):
+        raise error  # nothing can be posted: the HTTP edge answers for it
+    log.error("unhandled error in a turn", exc_info=error)
+    try:
+        await context.send_activity(
+            "Sorry, something went wrong, and I can't tell whether your request was carried "
+            "out. Type `status` in the channel to see its numbers now."
+        )
+    except Exception as exc:
+        log.error("could not tell the person about it either (%s)", type(exc).__name__)
 
 
 def card_invoke_response(card: Card) -> InvokeResponse:
@@ -148,32 +169,34 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         if card is not None:
             await turn_context.send_activity(card_activity(card))
             return
+        activity_log.note(outcome="pending")
         sent = await turn_context.send_activity(card_activity(self.bot.pending(conversation)))
         self._finish_later(turn_context, conversation, work, sent.id if sent else None)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
-        if activity.name != "adaptiveCard/action":
+        if activity.name != CARD_ACTION:
             return await super().on_invoke_activity(turn_context)
         conversation = conversation_of(activity)
-        action = _dict(_dict(activity.value).get("action"))
-        verb = str(action.get("verb") or "")
+        try:
+            action = parse_invoke(activity.value)
+        except TamperedAction as exc:
+            # What was sent, cut short: the log escapes it, and the verb was not one of ours.
+            verb = _dict(_dict(activity.value).get("action")).get("verb")
+            activity_log.note(verb=str(verb)[:VERB_LOGGED] if verb is not None else None)
+            return card_invoke_response(self.bot.tampered(conversation, exc))
         work = asyncio.ensure_future(
-            self.bot.on_action(
-                conversation,
-                verb,
-                action.get("data"),
-                self.channel_names(turn_context, conversation),
-            )
+            self.bot.on_action(conversation, action, self.channel_names(turn_context, conversation))
         )
         try:
             card = await self._within(work, self.action_budget)
         except Exception:
-            log.exception("card action %r failed", verb)
+            log.exception("card action %s failed", action.verb.value)
             card = self.bot.failed(conversation)
         if card is None:
             # The card that was clicked is the activity the invoke replies to.
             self._finish_later(turn_context, conversation, work, activity.reply_to_id)
+            activity_log.note(outcome="pending")
             card = self.bot.pending(conversation)
         return card_invoke_response(card)
 

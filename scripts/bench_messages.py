@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import SERVICES, create_app
 from bot.credentials import CachedAppCredentials, CachedCredentialsFactory
-from bot.settings import Settings
+from bot.settings import load_settings
 from sandbox.threaded import start_sandbox
 from standins.botframework import Connector, Identity
 
@@ -52,14 +52,16 @@ async def run(factory_cls: type[CachedCredentialsFactory], messages: int, concur
               text: str, tmp: Path) -> dict[str, float]:  # fmt: skip
     sandbox = start_sandbox(tmp / f"{factory_cls.__name__}.db")
     identity, connector = Identity(), Connector()
-    settings = Settings.model_validate({
-        "base_url": sandbox.api_url, "username": sandbox.settings.username,
-        "password": sandbox.settings.password, "csp_id": sandbox.seeded.csp_id,
-        "enterprise_id": sandbox.seeded.enterprise_id, "MicrosoftAppId": APP_ID,
-        "MicrosoftAppPassword": "bot-password",
-        "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": identity.metadata_url,
-    })  # fmt: skip
-    factory = factory_cls(APP_ID, settings.app_password, token_source=identity.token_source())
+    settings = load_settings(
+        contextsms={"base_url": sandbox.api_url, "username": sandbox.settings.username,
+                    "password": sandbox.settings.password, "csp_id": sandbox.seeded.csp_id,
+                    "enterprise_id": sandbox.seeded.enterprise_id},
+        bot={"MicrosoftAppId": APP_ID, "MicrosoftAppPassword": "bot-password",
+             "to_bot_from_channel_openid_metadata_url": identity.metadata_url},
+    )  # fmt: skip
+    factory = factory_cls(
+        APP_ID, settings.bot.MicrosoftAppPassword, token_source=identity.token_source()
+    )
     app = create_app(settings, credentials_factory=factory)
     if factory_cls is StockLikeFactory:
         # Stock botbuilder also builds new connector clients for every activity.

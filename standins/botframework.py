@@ -42,6 +42,9 @@ class Identity:
     metadata_fetches: int = 0
     token_requests: int = 0
     token_lifetime: int = 3600
+    # Set to answer with this status instead (an outage of the keys, or of Entra's tokens).
+    metadata_status: int | None = None
+    token_status: int | None = None
     ssl_context: ssl.SSLContext | None = None  # HTTPS, as msal insists
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -69,6 +72,8 @@ class Identity:
     async def _metadata(self, request: web.Request) -> web.Response:
         with self._lock:
             self.metadata_fetches += 1
+        if self.metadata_status is not None:
+            return web.json_response({"error": "unavailable"}, status=self.metadata_status)
         return web.json_response({"issuer": ISSUER, "jwks_uri": f"{self.server.base_url}/v1/keys",
                                   "id_token_signing_alg_values_supported": ["RS256"]})  # fmt: skip
 
@@ -83,6 +88,8 @@ class Identity:
         form = await request.post()
         with self._lock:
             self.token_requests += 1
+        if self.token_status is not None:
+            return web.json_response({"error": "temporarily_unavailable"}, status=self.token_status)
         if form.get("client_secret") != "bot-password":
             return web.json_response({"error": "invalid_client"}, status=401)
         return web.json_response({"token_type": "Bearer", "expires_in": self.token_lifetime,

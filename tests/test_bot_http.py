@@ -16,7 +16,7 @@ from aiohttp import web
 
 from app import SERVICES, create_app
 from bot.credentials import CachedCredentialsFactory
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from contextsms.models import Enterprise
 from sandbox.threaded import RunningSandbox
 from standins.botframework import Connector, Identity, new_key
@@ -38,6 +38,23 @@ def connector() -> Iterator[Connector]:
     stand_in = Connector()
     yield stand_in
     stand_in.server.stop()
+
+
+def settings_for(
+    sandbox: RunningSandbox, identity: Identity, *, enterprise_id: str | None = None,
+    password: str | None = None, **bot: Any,
+) -> Settings:  # fmt: skip
+    return load_settings(
+        contextsms={
+            "base_url": sandbox.api_url, "username": sandbox.settings.username,
+            "password": password or sandbox.settings.password, "csp_id": sandbox.seeded.csp_id,
+            "enterprise_id": enterprise_id,
+        },
+        bot={
+            "MicrosoftAppId": APP_ID, "MicrosoftAppPassword": "bot-password",
+            "to_bot_from_channel_openid_metadata_url": identity.metadata_url, **bot,
+        },
+    )  # fmt: skip
 
 
 @dataclass
@@ -79,20 +96,9 @@ class Bot:
 async def bot(
     sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector
 ) -> AsyncIterator[Bot]:
-    settings = Settings.model_validate(
-        {
-            "base_url": sandbox.api_url,
-            "username": sandbox.settings.username,
-            "password": sandbox.settings.password,
-            "csp_id": sandbox.seeded.csp_id,
-            "enterprise_id": enterprise.enterprise_id,
-            "MicrosoftAppId": APP_ID,
-            "MicrosoftAppPassword": "bot-password",
-            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": identity.metadata_url,
-        }
-    )
+    settings = settings_for(sandbox, identity, enterprise_id=enterprise.enterprise_id)
     credentials = CachedCredentialsFactory(
-        APP_ID, settings.app_password, token_source=identity.token_source()
+        APP_ID, settings.bot.MicrosoftAppPassword, token_source=identity.token_source()
     )
     app = create_app(settings, credentials_factory=credentials)
     runner = web.AppRunner(app)
@@ -334,17 +340,7 @@ async def test_added_to_a_team_it_posts_a_welcome_card_in_general(bot: Bot) -> N
 async def test_not_ready_without_contextsms_and_shutdown_closes_clients(
     sandbox: RunningSandbox, identity: Identity
 ) -> None:
-    settings = Settings.model_validate(
-        {
-            "base_url": sandbox.api_url,
-            "username": sandbox.settings.username,
-            "password": "not-the-password",
-            "csp_id": sandbox.seeded.csp_id,
-            "MicrosoftAppId": APP_ID,
-            "MicrosoftAppPassword": "bot-password",
-            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": identity.metadata_url,
-        }
-    )
+    settings = settings_for(sandbox, identity, password="not-the-password")
     app = create_app(settings)
     runner = web.AppRunner(app)
     await runner.setup()
