@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import jwt
 
-from sandbox.store import Account
+from sandbox.records import Account
 
 ACCESS = "access"
 REFRESH = "refresh"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sandbox.records import NewEnterprise
 from sandbox.settings import SandboxSettings
 from sandbox.store import Store
 
@@ -34,14 +35,12 @@ def seed(store: Store, settings: SandboxSettings) -> Seeded:
         if enterprises
         else store.create_enterprise(
             settings.csp_id,
-            {
-                "name": settings.enterprise_name,
-                "contact": "Demo Contact",
-                "number": "+15555550100",
-                "email": "admin@example.com",
-            },
+            NewEnterprise(
+                name=settings.enterprise_name,
+                contact="Demo Contact",
+                number="+15555550100",
+                email="admin@example.com",
+            ),
         )
     )
-    return Seeded(
-        settings.csp_id, settings.username, enterprise["enterprise_id"], enterprise["name"]
-    )
+    return Seeded(settings.csp_id, settings.username, enterprise.enterprise_id, enterprise.name)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contextsms.settings_errors import settings_error
-
 
 class SandboxSettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -30,13 +28,24 @@ class SandboxSettings(BaseSettings):
     # fields in answers, to prove clients ignore what they do not know.
     newer_reference: bool = False
     # Fault injection, off unless set.
-    fault_latency_ms: int = Field(default=0, ge=0)
+    fault_latency_ms: int = Field(default=0, ge=0, le=600_000)
     fault_error_rate: float = Field(default=0.0, ge=0, le=1)
     fault_seed: int | None = None
+
+
+class SandboxSettingsError(SystemExit):
+    """Raised at start-up; as a SystemExit it ends the process with the message, no trace."""
 
 
 def load_sandbox_settings(**overrides: object) -> SandboxSettings:
     try:
         return SandboxSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise settings_error(exc, SandboxSettings) from None
+        problems = [
+            f"  SANDBOX_{str(error['loc'][0]).upper()} "
+            + ("is missing" if error["type"] == "missing" else f"is invalid: {error['msg']}")
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise SandboxSettingsError(
+            "Configuration error (set these environment variables):\n" + "\n".join(problems)
+        ) from None

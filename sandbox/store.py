@@ -14,9 +14,23 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sandbox.records import (
+    Account,
+    Csp,
+    Enterprise,
+    Mapping,
+    MappingChanges,
+    NewCsp,
+    NewEnterprise,
+    NewMapping,
+)
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,15 +78,16 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     customer_id TEXT,
     email TEXT,
     status TEXT NOT NULL,
-    updated INTEGER NOT NULL
+    updated INTEGER NOT NULL,
+    event_created INTEGER
 );
 """
+# Columns added after the first release, for databases made before them.
+MIGRATIONS = {("subscriptions", "event_created"): "INTEGER"}
 
-CSP_FIELDS = (
-    "email", "name", "carrier", "house_number", "street_name", "city", "state_code", "zip",
-    "country", "location_id", "sub_account_id", "authorizing_person_name",
-)  # fmt: skip
+CSP_FIELDS = tuple(f.name for f in fields(NewCsp))
 PAID_STATUSES = frozenset({"active", "trialing"})
+Record = TypeVar("Record", bound="DataclassInstance")
 
 
 class Conflict(Exception):
@@ -82,13 +97,6 @@ class Conflict(Exception):
         super().__init__(phone_number)
         self.phone_number = phone_number
         self.enterprise_id = enterprise_id
-
-
-@dataclass(frozen=True)
-class Account:
-    username: str
-    role: str
-    csp_id: str | None
 
 
 def now_ms() -> int:
@@ -106,6 +114,10 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
 
 
+def record(kind: type[Record], row: sqlite3.Row) -> Record:
+    return kind(**{f.name: row[f.name] for f in fields(kind)})
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -119,6 +131,17 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate()
+        # Checked against when the user is unknown, so that refusing an unknown user takes as
+        # long as refusing a wrong password: the timing does not tell who has an account.
+        self._absent_user_hash = hash_password(secrets.token_hex(16))
+
+    def _migrate(self) -> None:
+        with self._tx() as db:
+            for (table, column), kind in MIGRATIONS.items():
+                present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -157,25 +180,26 @@ class Store:
 
     # -- CSPs and accounts ----------------------------------------------------------------
 
-    def ensure_csp(self, csp_id: str, **fields: Any) -> dict[str, Any]:
+    def ensure_csp(self, csp_id: str, **columns: str | None) -> Csp:
         with self._tx() as db:
             if not db.execute("SELECT 1 FROM csps WHERE csp_id=?", (csp_id,)).fetchone():
-                columns = ["csp_id", "created_date", *fields]
+                names = ["csp_id", "created_date", *columns]
                 db.execute(
-                    f"INSERT INTO csps({', '.join(columns)}) "  # noqa: S608 - names are ours
-                    f"VALUES ({', '.join('?' * len(columns))})",
-                    (csp_id, now_ms(), *fields.values()),
+                    f"INSERT INTO csps({', '.join(names)}) "  # noqa: S608 - names are ours
+                    f"VALUES ({', '.join('?' * len(names))})",
+                    (csp_id, now_ms(), *columns.values()),
                 )
         csp = self.csp(csp_id)
         assert csp is not None
         return csp
 
-    def create_csp(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def create_csp(self, new: NewCsp) -> Csp:
+        values = asdict(new)
         with self._tx() as db:
             cursor = db.execute(
-                f"INSERT INTO csps(csp_id, created_date, {', '.join(CSP_FIELDS)}) "  # noqa: S608
-                f"VALUES (?, ?, {', '.join('?' * len(CSP_FIELDS))})",
-                (f"pending-{secrets.token_hex(8)}", now_ms(), *(fields.get(f) for f in CSP_FIELDS)),
+                f"INSERT INTO csps(csp_id, created_date, {', '.join(values)}) "  # noqa: S608
+                f"VALUES (?, ?, {', '.join('?' * len(values))})",
+                (f"pending-{secrets.token_hex(8)}", now_ms(), *values.values()),
             )
             seq = cursor.lastrowid
             csp_id = f"CSP{seq:07d}"
@@ -187,9 +211,9 @@ class Store:
         assert csp is not None
         return csp
 
-    def csp(self, csp_id: str) -> dict[str, Any] | None:
+    def csp(self, csp_id: str) -> Csp | None:
         row = self._one("SELECT * FROM csps WHERE csp_id=?", csp_id)
-        return dict(row) if row else None
+        return record(Csp, row) if row else None
 
     def ensure_account(self, username: str, password: str, role: str, csp_id: str | None) -> None:
         with self._tx() as db:
@@ -209,26 +233,27 @@ class Store:
             )
 
     def authenticate(self, username: str, password: str) -> Account | None:
+        """The account when the password is right. Slow on purpose (it hashes): call it off
+        the event loop."""
         row = self._one("SELECT * FROM accounts WHERE username=?", username)
-        if row is None or not check_password(password, row["password_hash"]):
-            return None
-        return Account(row["username"], row["role"], row["csp_id"])
+        stored = row["password_hash"] if row else self._absent_user_hash
+        matches = check_password(password, stored)
+        return record(Account, row) if row and matches else None
 
     def account(self, username: str) -> Account | None:
         row = self._one("SELECT * FROM accounts WHERE username=?", username)
-        return Account(row["username"], row["role"], row["csp_id"]) if row else None
+        return record(Account, row) if row else None
 
     # -- enterprises ----------------------------------------------------------------------
 
-    def create_enterprise(self, csp_id: str, fields: dict[str, str]) -> dict[str, Any]:
+    def create_enterprise(self, csp_id: str, new: NewEnterprise) -> Enterprise:
         stamp = now_ms()
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT INTO enterprises(csp_id, name, contact, number, email, created_date,"
                 " update_date) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (csp_id, fields["name"], fields["contact"], fields["number"], fields["email"],
-                 stamp, stamp),
-            )  # fmt: skip
+                (csp_id, new.name, new.contact, new.number, new.email, stamp, stamp),
+            )
             enterprise_id = f"E{cursor.lastrowid:07d}"
             db.execute(
                 "UPDATE enterprises SET enterprise_id=? WHERE seq=?",
@@ -238,17 +263,17 @@ class Store:
         assert enterprise is not None
         return enterprise
 
-    def enterprise(self, enterprise_id: str) -> dict[str, Any] | None:
+    def enterprise(self, enterprise_id: str) -> Enterprise | None:
         row = self._one(
             "SELECT * FROM enterprises WHERE enterprise_id=? AND deleted=0", enterprise_id
         )
-        return dict(row) if row else None
+        return record(Enterprise, row) if row else None
 
-    def enterprises(self, csp_id: str) -> list[dict[str, Any]]:
+    def enterprises(self, csp_id: str) -> list[Enterprise]:
         rows = self._all(
             "SELECT * FROM enterprises WHERE csp_id=? AND deleted=0 ORDER BY seq", csp_id
         )
-        return [dict(r) for r in rows]
+        return [record(Enterprise, r) for r in rows]
 
     def delete_enterprise(self, enterprise_id: str) -> bool:
         """Soft delete (the enterprise keeps its id); its numbers are freed."""
@@ -263,7 +288,7 @@ class Store:
 
     # -- mappings -------------------------------------------------------------------------
 
-    def add_mapping(self, enterprise_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def add_mapping(self, enterprise_id: str, new: NewMapping) -> Mapping:
         stamp = now_ms()
         try:
             with self._tx() as db:
@@ -271,15 +296,15 @@ class Store:
                     "INSERT INTO mappings(enterprise_id, phone_number, messaging_app_type,"
                     " messaging_app_id, name, created_date, update_date)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (enterprise_id, fields["phoneNumber"], fields["messagingAppType"],
-                     fields["messagingAppId"], fields.get("name"), stamp, stamp),
+                    (enterprise_id, new.phone_number, new.messaging_app_type,
+                     new.messaging_app_id, new.name, stamp, stamp),
                 )  # fmt: skip
                 mapping_id = f"NTMAP{cursor.lastrowid:07d}"
                 db.execute(
                     "UPDATE mappings SET mapping_id=? WHERE seq=?", (mapping_id, cursor.lastrowid)
                 )
         except sqlite3.IntegrityError:
-            raise self._conflict(fields["phoneNumber"]) from None
+            raise self._conflict(new.phone_number) from None
         mapping = self.mapping(mapping_id)
         assert mapping is not None
         return mapping
@@ -288,34 +313,31 @@ class Store:
         row = self._one("SELECT enterprise_id FROM mappings WHERE phone_number=?", phone_number)
         return Conflict(phone_number, row["enterprise_id"] if row else None)
 
-    def mapping(self, mapping_id: str) -> dict[str, Any] | None:
+    def mapping(self, mapping_id: str) -> Mapping | None:
         row = self._one("SELECT * FROM mappings WHERE mapping_id=?", mapping_id)
-        return dict(row) if row else None
+        return record(Mapping, row) if row else None
 
-    def mapping_with_csp(self, mapping_id: str) -> tuple[dict[str, Any], str] | None:
+    def mapping_with_csp(self, mapping_id: str) -> tuple[Mapping, str] | None:
         row = self._one(
             "SELECT m.*, e.csp_id AS owner_csp FROM mappings m "
             "JOIN enterprises e USING (enterprise_id) WHERE m.mapping_id=?",
             mapping_id,
         )
-        if row is None:
-            return None
-        data = dict(row)
-        return data, data.pop("owner_csp")
+        return (record(Mapping, row), str(row["owner_csp"])) if row else None
 
-    def mappings_of_enterprise(self, enterprise_id: str) -> list[dict[str, Any]]:
+    def mappings_of_enterprise(self, enterprise_id: str) -> list[Mapping]:
         rows = self._all("SELECT * FROM mappings WHERE enterprise_id=? ORDER BY seq", enterprise_id)
-        return [dict(r) for r in rows]
+        return [record(Mapping, r) for r in rows]
 
-    def mappings_of_csp(self, csp_id: str) -> list[dict[str, Any]]:
+    def mappings_of_csp(self, csp_id: str) -> list[Mapping]:
         rows = self._all(
             "SELECT m.* FROM mappings m JOIN enterprises e USING (enterprise_id) "
             "WHERE e.csp_id=? AND e.deleted=0 ORDER BY m.seq",
             csp_id,
         )
-        return [dict(r) for r in rows]
+        return [record(Mapping, r) for r in rows]
 
-    def mapping_by_app_id(self, app_id: str, csp_id: str | None) -> dict[str, Any] | None:
+    def mapping_by_app_id(self, app_id: str, csp_id: str | None) -> Mapping | None:
         row = self._one(
             "SELECT m.* FROM mappings m JOIN enterprises e USING (enterprise_id) "
             "WHERE m.messaging_app_id=? AND (? IS NULL OR e.csp_id=?) ORDER BY m.seq LIMIT 1",
@@ -323,21 +345,18 @@ class Store:
             csp_id,
             csp_id,
         )
-        return dict(row) if row else None
+        return record(Mapping, row) if row else None
 
-    def update_mapping(self, mapping_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        columns = {"messagingAppId": "messaging_app_id", "phoneNumber": "phone_number",
-                   "name": "name"}  # fmt: skip
-        sets = [(columns[k], v) for k, v in changes.items() if k in columns]
+    def update_mapping(self, mapping_id: str, changes: MappingChanges) -> Mapping:
         try:
             with self._tx() as db:
                 db.execute(
-                    f"UPDATE mappings SET {', '.join(f'{c}=?' for c, _ in sets)}, update_date=? "  # noqa: S608
+                    f"UPDATE mappings SET {', '.join(f'{c}=?' for c in changes)}, update_date=? "  # noqa: S608
                     "WHERE mapping_id=?",
-                    (*(v for _, v in sets), now_ms(), mapping_id),
+                    (*changes.values(), now_ms(), mapping_id),
                 )
         except sqlite3.IntegrityError:
-            raise self._conflict(changes["phoneNumber"]) from None
+            raise self._conflict(str(changes.get("phone_number"))) from None
         mapping = self.mapping(mapping_id)
         assert mapping is not None
         return mapping
@@ -348,13 +367,13 @@ class Store:
                 db.execute("DELETE FROM mappings WHERE mapping_id=?", (mapping_id,)).rowcount == 1
             )
 
-    def csp_of_phone(self, phone_number: str) -> dict[str, Any] | None:
+    def csp_of_phone(self, phone_number: str) -> Csp | None:
         row = self._one(
             "SELECT c.* FROM mappings m JOIN enterprises e USING (enterprise_id) "
             "JOIN csps c ON c.csp_id = e.csp_id WHERE m.phone_number=?",
             phone_number,
         )
-        return dict(row) if row else None
+        return record(Csp, row) if row else None
 
     # -- Stripe ---------------------------------------------------------------------------
 
@@ -383,18 +402,38 @@ class Store:
             )
 
     def set_subscription(
-        self, subscription_id: str, status: str, customer_id: str | None, email: str | None
-    ) -> None:
+        self,
+        subscription_id: str,
+        status: str,
+        customer_id: str | None,
+        email: str | None,
+        event_created: int | None,
+    ) -> bool:
+        """Apply a subscription's status from an event created at `event_created` (epoch
+        seconds; None when the event does not say). False, and nothing changed, when an event
+        created later has been applied already: Stripe does not deliver in order."""
         with self._tx() as db:
+            row = db.execute(
+                "SELECT event_created FROM subscriptions WHERE subscription_id=?",
+                (subscription_id,),
+            ).fetchone()
+            latest = row["event_created"] if row else None
+            if event_created is not None and latest is not None and event_created < latest:
+                return False
             db.execute(
-                "INSERT INTO subscriptions(subscription_id, customer_id, email, status, updated)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(subscription_id) DO UPDATE SET"
+                "INSERT INTO subscriptions(subscription_id, customer_id, email, status, updated,"
+                " event_created) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(subscription_id) DO UPDATE SET"
                 " status=excluded.status,"
                 " customer_id=COALESCE(excluded.customer_id, subscriptions.customer_id),"
                 " email=COALESCE(excluded.email, subscriptions.email),"
-                " updated=excluded.updated",
-                (subscription_id, customer_id, email.lower() if email else None, status, now_ms()),
-            )
+                " updated=excluded.updated,"
+                " event_created=MAX(COALESCE(excluded.event_created, 0),"
+                " COALESCE(subscriptions.event_created, 0))",
+                (subscription_id, customer_id, email.lower() if email else None, status,
+                 now_ms(), event_created),
+            )  # fmt: skip
+            return True
 
     def subscription_status(self, email: str) -> str | None:
         row = self._one(
