@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.credentials import CachedCredentialsFactory, msal_token_source
+from bot.credentials import CachedCredentialsFactory, OutboundTokenError, msal_token_source
 from standins.botframework import Identity
 from standins.tls import make_ca
 
@@ -46,10 +46,11 @@ def test_msal_fetches_the_token_over_https(entra: Identity) -> None:
 
 async def test_the_factory_hands_out_fresh_cached_credentials(entra: Identity) -> None:
     factory = CachedCredentialsFactory(
-        APP_ID, SecretStr("bot-password"), "tenant",
+        APP_ID, SecretStr("bot-password"), "tenant", login_authority=entra.server.base_url,
         token_source=functools.partial(msal_token_source, instance_discovery=False),
     )  # fmt: skip
-    login = f"{entra.server.base_url}/"
+    # botbuilder names the public cloud's login; the bot's own setting decides.
+    login = "https://login.microsoftonline.com/"
     first = await factory.create_credentials(APP_ID, SCOPE, login, True)
     again = await factory.create_credentials(APP_ID, SCOPE, login, True)
     assert first is again
@@ -61,9 +62,9 @@ async def test_the_factory_hands_out_fresh_cached_credentials(entra: Identity) -
 
 async def test_a_refused_secret_is_a_clear_error_without_the_secret(entra: Identity) -> None:
     factory = CachedCredentialsFactory(
-        APP_ID, SecretStr("the-wrong-secret"), "tenant",
+        APP_ID, SecretStr("the-wrong-secret"), "tenant", login_authority=entra.server.base_url,
         token_source=functools.partial(msal_token_source, instance_discovery=False),
     )  # fmt: skip
-    with pytest.raises(PermissionError, match="invalid_client") as caught:
-        await factory.create_credentials(APP_ID, SCOPE, f"{entra.server.base_url}/", True)
+    with pytest.raises(OutboundTokenError, match="invalid_client") as caught:
+        await factory.create_credentials(APP_ID, SCOPE, "https://login.microsoftonline.com/", True)
     assert "the-wrong-secret" not in str(caught.value)

@@ -31,6 +31,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "MicrosoftAppType",
         "MicrosoftAppTenantId",
         "PORT",
+        "BOT_LOGIN_AUTHORITY",
+        "BOT_LOG_FORMAT",
+        "MICROSOFTAPPID",
     ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
@@ -40,10 +43,12 @@ def test_defaults_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in REQUIRED.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
-    assert settings.api_urls() == (PRODUCTION_BASE_URL, PRODUCTION_BASE_URL)
+    assert settings.contextsms.api_urls() == (PRODUCTION_BASE_URL, PRODUCTION_BASE_URL)
     monkeypatch.setenv("CONTEXTSMS_AUTH_BASE_URL", "https://login.example.com/api/v2/")
-    assert load_settings().api_urls()[1] == "https://login.example.com/api/v2"
-    options = settings.client_options()
+    assert load_settings().contextsms.api_urls()[1] == "https://login.example.com/api/v2"
+    assert str(settings.bot.bot_login_authority) == "https://login.microsoftonline.com/"
+    assert settings.bot.bot_log_format == "plain"
+    options = settings.contextsms.client_options()
     assert (options.timeout, options.retry.max_retries) == (10.0, 3)
 
 
@@ -76,21 +81,22 @@ def test_dotenv_is_read_and_password_stays_secret(
 ) -> None:
     (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in REQUIRED.items()))
     settings = load_settings()
-    assert settings.username == "ops@example.com"
-    assert settings.password.get_secret_value() == "hunter2-secret"
+    assert settings.contextsms.username == "ops@example.com"
+    assert settings.contextsms.password.get_secret_value() == "hunter2-secret"
     logging.getLogger("test").info("settings: %s %r", settings, settings)
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
     assert "hunter2" not in caplog.text
-    assert "hunter2" not in settings.model_dump_json()
+    assert "hunter2" not in settings.contextsms.model_dump_json()
 
 
 def test_sandbox_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SANDBOX_PORT", "99999")
-    with pytest.raises(SettingsError, match="SANDBOX_PORT is invalid"):
+    # A SystemExit: the start ends with the message, no trace.
+    with pytest.raises(SystemExit, match="SANDBOX_PORT is invalid"):
         load_sandbox_settings()
     monkeypatch.setenv("SANDBOX_PORT", "8788")
     monkeypatch.setenv("SANDBOX_ACCESS_TOKEN_TTL_SECONDS", "0")
-    with pytest.raises(SettingsError, match="SANDBOX_ACCESS_TOKEN_TTL_SECONDS is invalid"):
+    with pytest.raises(SystemExit, match="SANDBOX_ACCESS_TOKEN_TTL_SECONDS is invalid"):
         load_sandbox_settings()
 
 
@@ -116,7 +122,7 @@ def test_bot_credentials_are_required_outside_local_development(
         load_settings()
     monkeypatch.setenv("PORT", "3999")
     settings = load_settings()
-    assert (settings.app_type, settings.port) == ("SingleTenant", 3999)
+    assert (settings.bot.MicrosoftAppType, settings.bot.port) == ("SingleTenant", 3999)
     assert "bot-secret-value" not in repr(settings)
 
 
@@ -141,3 +147,26 @@ def test_the_bot_refuses_to_start_without_its_settings(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "MicrosoftAppId is missing (set it, or BOT_LOCAL_DEV=true" in result.stderr
     assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_bot_settings_by_their_documented_names_in_any_case(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("BOT_LOCAL_DEV")
+    monkeypatch.setenv("MICROSOFTAPPID", "00000000-0000-0000-0000-000000000002")
+    monkeypatch.setenv("microsoftapppassword", "bot-secret-value")
+    monkeypatch.setenv("BOT_LOGIN_AUTHORITY", "https://login.microsoftonline.us")
+    monkeypatch.setenv("BOT_LOG_FORMAT", "json")
+    settings = load_settings()
+    assert settings.bot.MicrosoftAppId == "00000000-0000-0000-0000-000000000002"
+    assert str(settings.bot.bot_login_authority) == "https://login.microsoftonline.us/"
+    assert settings.bot.bot_log_format == "json"
+    monkeypatch.setenv("BOT_LOG_FORMAT", "xml")
+    monkeypatch.setenv("CONTEXTSMS_MAX_RETRIES", "many")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    # Both classes' problems at once, each under its variable's name.
+    assert "BOT_LOG_FORMAT is invalid" in str(caught.value)
+    assert "CONTEXTSMS_MAX_RETRIES is invalid" in str(caught.value)
