@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from pathlib import Path
 
 import httpx
 
 from contextsms import ContextSMSClient
-from sandbox.threaded import RunningSandbox
-from tests.conftest import fresh_number
+from sandbox.threaded import RunningSandbox, start_sandbox
+from tests.conftest import fresh_number, make_client
 from tests.test_sandbox_server import signed
 
 
@@ -82,3 +84,34 @@ def test_a_created_time_that_is_not_a_number_is_a_bad_request(sandbox: RunningSa
         "error": "Field 'created' must be a whole number of seconds",
         "code": "BAD_REQUEST",
     }
+
+
+async def test_a_database_made_before_event_times_were_kept_still_works(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as old:
+        old.execute(
+            "CREATE TABLE subscriptions (subscription_id TEXT PRIMARY KEY, customer_id TEXT,"
+            " email TEXT, status TEXT NOT NULL, updated INTEGER NOT NULL)"
+        )
+        old.execute(
+            "INSERT INTO subscriptions VALUES ('sub_old@example.com', NULL,"
+            " 'old@example.com', 'active', 1)"
+        )
+    running = start_sandbox(db)
+    try:
+        async with make_client(running) as api:
+            assert (await api.check_payment("old@example.com")).paid is True
+            now = int(time.time())
+            email = "old@example.com"
+            await api.send_stripe_event(
+                *signed(running, event("evt_d" + email, "deleted", "canceled", email, now))
+            )
+            late = await api.send_stripe_event(
+                *signed(running, event("evt_u" + email, "updated", "active", email, now - 5))
+            )
+            assert late.processed is False
+            assert (await api.check_payment(email)).subscription_status == "canceled"
+    finally:
+        running.stop()
