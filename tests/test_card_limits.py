@@ -1,0 +1,151 @@
+"""Every card stays under Teams' 28 KB whatever the data: 1,000 numbers, names as long as the
+platform accepts, hundreds of long channel names, and whatever a person types."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+from bot.actions import ActionContext, ActionSigner
+from bot.conversation import Conversation
+from bot.handlers import MappingBot
+from cards import CARD_SIZE_LIMIT, card_size
+from cards.elements import Card
+from cards.screens import Screens
+from contextsms import ContextSMSClient
+from contextsms.models import Enterprise, MappingCreate
+from tests.test_bot_behaviour import GENERAL, PERSONAL, act, bot, button, in_channel, texts
+from tests.test_cards import mapping
+
+__all__ = ["bot"]  # the fixture, shared with the behaviour tests
+
+PLATFORM_NAME_LIMIT = 200  # the longest name ContextSMS accepts
+# Every character of it is one the cards must escape, so it doubles on the card.
+WORST_NAME = ("*_[`<#" * 40)[:PLATFORM_NAME_LIMIT]
+WORST_CHANNEL = ("[*_" * 100)[:PLATFORM_NAME_LIMIT]
+CHANNELS = [f"19:{i:04d}{'x' * 60}@thread.tacv2" for i in range(300)]
+HUGE = 100_000
+
+
+def fits(card: Card) -> bool:
+    return card_size(card) < CARD_SIZE_LIMIT
+
+
+async def channel_names() -> dict[str, str]:
+    return {GENERAL: "General", **{cid: f"{i} {WORST_CHANNEL}" for i, cid in enumerate(CHANNELS)}}
+
+
+async def add_many(client: ContextSMSClient, enterprise: Enterprise, count: int,
+                   channel_of: list[str], first: int) -> dict[str, str]:  # fmt: skip
+    """`count` numbers with the longest worst-case names, spread over `channel_of`."""
+    numbers = [f"+1555{first + i:07d}" for i in range(count)]
+    gate = asyncio.Semaphore(8)
+
+    async def add(i: int, number: str) -> None:
+        async with gate:
+            await client.add_mapping(
+                enterprise.enterprise_id,
+                MappingCreate(
+                    phone_number=number, messaging_app_id=channel_of[i % len(channel_of)],
+                    name=WORST_NAME,
+                ),
+            )  # fmt: skip
+
+    await asyncio.gather(*(add(i, n) for i, n in enumerate(numbers)))
+    return {n: channel_of[i % len(channel_of)] for i, n in enumerate(numbers)}
+
+
+def numbers_on(card: Card, numbers: set[str]) -> set[str]:
+    shown = texts(card)
+    return {n for n in numbers if n in shown}
+
+
+async def walk(bot: MappingBot, first: Card, conversation: Conversation) -> list[Card]:
+    """Every page, by the Next buttons."""
+    pages = [first]
+    while any(a.get("title") == "Next" for a in pages[-1].get("actions", [])):
+        nxt = button(pages[-1], "Next")
+        pages.append(await act(bot, conversation, nxt["verb"], nxt["data"], channel_names))
+    return pages
+
+
+async def test_status_and_list_of_a_thousand_numbers(
+    bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
+) -> None:
+    mapped = await add_many(client, enterprise, 1000, [GENERAL] * 9 + CHANNELS[:10], 9_000_000)
+    here = {n for n, channel in mapped.items() if channel == GENERAL}
+    status = await walk(bot, await bot.on_message(in_channel(), "status", channel_names),
+                        in_channel())  # fmt: skip
+    assert all(fits(page) for page in status), max(card_size(p) for p in status)
+    seen = set().union(*(numbers_on(page, here) for page in status))
+    assert len(here) > 400 and seen == here  # every number of this channel, on its pages
+    assert f"Page {len(status)} of {len(status)}" in texts(status[-1])
+    lists = await walk(bot, await bot.on_message(PERSONAL, "list", channel_names), PERSONAL)
+    assert all(fits(page) for page in lists), max(card_size(p) for p in lists)
+    assert set().union(*(numbers_on(page, set(mapped)) for page in lists)) == set(mapped)
+
+
+async def test_what_people_type_is_shortened_when_shown(bot: MappingBot) -> None:
+    typed = {
+        "an unknown command": "frobnicate" * (HUGE // 10),
+        "a number too long": "map " + "5" * HUGE,
+        "a word that is no number": "map " + "x" * HUGE,
+        "a name too long": "map +1 555 987 6543 " + "n" * HUGE,
+        "an extension": "map +1 555 987 6543 ext " + "9" * HUGE,
+    }
+    for what, text in typed.items():
+        card = await bot.on_message(in_channel(), text)
+        assert fits(card), (what, card_size(card))
+        assert "…" in texts(card), what
+
+
+async def test_moving_a_number_with_three_hundred_channels(
+    bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
+) -> None:
+    await add_many(client, enterprise, 1, [GENERAL], 9_100_000)
+    status = await bot.on_message(in_channel(), "status", channel_names)
+    remap = button(status, "Remap")
+    pick = await act(bot, in_channel(), remap["verb"], remap["data"], channel_names)
+    assert fits(pick), card_size(pick)
+    assert "Showing the first 50 of 300 channels" in texts(pick)
+    assert "remap +15559100000" in texts(pick)  # how to reach the others
+
+
+def worst_cards() -> dict[str, Card]:
+    """The largest card of each kind the Screens can build."""
+    s = Screens(ActionSigner(b"k"), ActionContext(GENERAL, "E0000001"), "ContextSMS")
+    page = [mapping(i, channel=GENERAL, name=WORST_NAME) for i in range(10)]
+    worst = page[0]
+    many = [(f"19:{i}", f"{i} {WORST_CHANNEL}") for i in range(1000)]
+    return {
+        "help": s.help(True, unknown="x" * HUGE),
+        "welcome": s.welcome(),
+        "pending": s.pending(),
+        "channel_only": s.channel_only("y" * HUGE),
+        "status": s.status(WORST_CHANNEL, page, notice="A notice", page=5, pages=100),
+        "mapped": s.mapped(worst, already=False),
+        "taken_in_enterprise": s.taken_in_enterprise(worst, WORST_CHANNEL),
+        "taken_elsewhere": s.taken_elsewhere(worst.phone_number),
+        "moved": s.moved(worst, WORST_CHANNEL, already=False),
+        "pick_channel": s.pick_channel(worst, many),
+        "moved_away": s.moved_away(worst, WORST_CHANNEL, already=False),
+        "not_mapped": s.not_mapped(worst.phone_number),
+        "confirm_unmap": s.confirm_unmap(worst),
+        "unmapped": s.unmapped(worst.phone_number, already=False),
+        "in_another_channel": s.in_another_channel(worst, WORST_CHANNEL),
+        "list": s.list([(WORST_CHANNEL, [m]) for m in page], 5, 100),
+        "invalid_number": s.invalid_number("1" * HUGE, "it has too many digits", "map"),
+        "invalid_name": s.invalid_name("n" * HUGE, "it is too long"),
+        "problem": s.problem("A problem", "Nothing was changed.", "r" * HUGE),
+        "outcome_unknown": s.outcome_unknown("Not sure", "It may have been applied.", "r" * HUGE),
+    }
+
+
+def test_the_largest_card_of_each_kind_fits() -> None:
+    cards = worst_cards()
+    kinds = {
+        name for name, _ in inspect.getmembers(Screens, inspect.isfunction)
+        if not name.startswith("_") and name not in {"act", "map_form"}
+    }  # fmt: skip
+    assert kinds == set(cards), "a kind of card without its largest case"
+    assert {name: card_size(c) for name, c in cards.items() if not fits(c)} == {}
