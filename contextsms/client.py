@@ -30,6 +30,7 @@ from contextsms.errors import (
     ServerError,
     TransportError,
     UnexpectedResponse,
+    server_text,
 )
 from contextsms.models import (
     Csp,
@@ -569,16 +570,16 @@ def _parse(shape: type[T], response: httpx.Response) -> T:
 
 
 def _request_id(response: httpx.Response) -> str | None:
-    header = response.headers.get("X-Request-Id")
+    header = server_text(response.headers.get("X-Request-Id"))
     if header:
-        return str(header)
+        return header
     if response.status_code >= 400 and "json" in response.headers.get("Content-Type", ""):
         try:
             body = response.json()
         except ValueError:
             return None
-        if isinstance(body, dict) and isinstance(body.get("requestId"), str):
-            return str(body["requestId"])
+        if isinstance(body, dict):
+            return server_text(body.get("requestId"))
     return None
 
 
@@ -593,14 +594,14 @@ def _error_from(response: httpx.Response, method: str, path: str) -> ApiError:
     if isinstance(body, dict):
         message = str(body.get("error") or body.get("message") or response.reason_phrase)
         code = body.get("code")
-        request_id = body.get("requestId") if isinstance(body.get("requestId"), str) else request_id
+        request_id = server_text(body.get("requestId")) or request_id
         cls = ERRORS_BY_CODE.get(code) if isinstance(code, str) else None
         if cls is None and status >= 500:
             return ServerError(
                 message,
                 status=status,
                 request_id=request_id,
-                timestamp=body.get("timestamp"),
+                timestamp=server_text(body.get("timestamp")),
                 method=method,
                 path=path,
             )

@@ -8,6 +8,24 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+_LONGEST_SERVER_TEXT = 100
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters escaped (a newline becomes `\\n`), so that words
+    from the server cannot forge a line in a log."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def server_text(value: object) -> str | None:
+    """A short field the server sent (a request id, a timestamp), printable and of bounded
+    length, or None when it is missing or not text."""
+    if not isinstance(value, str) or not value:
+        return None
+    return printable(value[:_LONGEST_SERVER_TEXT])
+
 
 class ContextSMSError(Exception):
     """Base of everything the client raises.
@@ -35,9 +53,9 @@ class ApiError(ContextSMSError):
         path: str = "",
     ) -> None:
         super().__init__(message)
-        self.message = message
+        self.message = printable(message)
         self.status = status
-        self.request_id = request_id
+        self.request_id = server_text(request_id)
         self.method = method
         self.path = path
 
