@@ -220,7 +220,7 @@ class Screens:
         return card(body, [*actions, self.act("All numbers", CardVerb.LIST)])
 
     def _pager(self, verb: CardVerb, page: int, pages: int, body: list[Element]) -> list[Element]:
-        """"Page n of m" at the end of `body`, and the Previous and Next buttons."""
+        """The page's number at the end of `body`, and the Previous and Next buttons."""
         actions: list[Element] = []
         if pages > 1:
             body.append(text(f"Page {page + 1} of {pages}", subtle=True))

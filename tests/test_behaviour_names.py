@@ -7,6 +7,7 @@ import re
 
 import pytest
 from markdown_it import MarkdownIt
+from pydantic import SecretStr
 
 from bot.actions import ActionSigner
 from bot.handlers import BotOptions, MappingBot
@@ -25,7 +26,7 @@ TOO_LONG = "n" * 101
 def bot_without_api() -> MappingBot:
     """A bot whose ContextSMS cannot be reached: any call would show on its card."""
     client = ContextSMSClient(
-        base_url="http://127.0.0.1:9/api/v2", username="u", password="p", csp_id="C",
+        base_url="http://127.0.0.1:9/api/v2", username="u", password=SecretStr("p"), csp_id="C",
         options=ClientOptions(timeout=1.0, connect_timeout=0.5,
                               retry=RetryPolicy(max_retries=0, base_delay=0.01)),
     )  # fmt: skip

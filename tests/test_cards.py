@@ -68,9 +68,11 @@ def every_card() -> dict[str, Card]:
         "invalid number": s.invalid_number("555-12", "it has too few digits", "map"),
         "invalid name": s.invalid_name("a\x07b", "it contains control characters"),
         "problem": s.problem("ContextSMS had a problem", "Nothing was changed.", "req-abc123"),
-        "outcome unknown": s.outcome_unknown("ContextSMS did not confirm the change",
-                                             "It may or may not have been applied.",
-                                             "req-abc123"),  # fmt: skip
+        "outcome unknown": s.outcome_unknown(
+            "ContextSMS did not confirm the change",
+            "It may or may not have been applied.",
+            "req-abc123",
+        ),
         "status, a middle page": s.status("General", many, None, page=1, pages=3),
     }
     return cards
