@@ -253,3 +253,21 @@ async def test_entra_unreachable_is_the_same_outage(
             assert (await bot.post(card_click(bot))).status_code == 200
     outage = [r for r in caplog.records if "cannot get the bot's token" in r.getMessage()]
     assert len(outage) == 1 and "ConnectError" in outage[0].getMessage()
+
+
+async def test_a_failed_turn_does_not_claim_nothing_was_changed(
+    bot: Bot, sandbox: RunningSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    number = fresh_number()
+    bot.connector.throttle = [500]  # the card is made, and posting it fails for good
+    with caplog.at_level(logging.INFO):
+        assert (await bot.post(bot.activity(f"map {number}"))).status_code == 201
+    [apology] = bot.connector.received
+    said = apology["body"]["text"]
+    assert "can't tell whether your request was carried out" in said and "status" in said
+    assert "othing was changed" not in said
+    # The number was mapped indeed: saying otherwise would have been a lie.
+    status = await bot.post(bot.activity("status"))
+    assert status.status_code == 201 and number in str(bot.connector.received[-1]["body"])
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("activity ")][:1]
+    assert "outcome=failed" in line
