@@ -2,7 +2,8 @@
 
 One instance per process: it pools connections, keeps the access token and closes with
 `aclose()`. Every call accepts `deadline` (seconds), which bounds its total time, retries and
-token renewal included.
+token renewal included. A failed change says in `outcome_unknown` whether it may have been
+applied (see `retry.decide`).
 """
 
 from __future__ import annotations
