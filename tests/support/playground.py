@@ -33,6 +33,7 @@ class Playground:
     session: aiohttp.ClientSession
     ws: aiohttp.ClientWebSocketResponse
     replies: asyncio.Queue[Reply] = field(default_factory=asyncio.Queue)
+    shown: set[str] = field(default_factory=set)  # ids of every bot message it showed
     _reader: asyncio.Task[None] | None = None
 
     @classmethod
@@ -53,6 +54,7 @@ class Playground:
             message = event.get("message") or {}
             if (message.get("from") or {}).get("id") != BOT_ID:
                 continue
+            self.shown.add(str(message.get("messageId")))
             await self.replies.put(
                 Reply(
                     message_id=message["messageId"],
