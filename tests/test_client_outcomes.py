@@ -369,3 +369,16 @@ async def test_delete_enterprise_refused_is_known_unchanged(
         await client.delete_enterprise(enterprise.enterprise_id)
     assert caught.value.outcome_unknown is False
     assert (await client.get_enterprise(enterprise.enterprise_id)).name == enterprise.name
+
+
+async def test_add_refused_for_a_revoked_token_is_renewed_and_added_once(
+    sandbox: RunningSandbox, client: ContextSMSClient, enterprise: Enterprise
+) -> None:
+    await client.ensure_logged_in()
+    sandbox.control("POST", "revoke-tokens")
+    number = fresh_number()
+    made = await client.add_mapping(
+        enterprise.enterprise_id, MappingCreate(phone_number=number, messaging_app_id="19:a")
+    )
+    assert made.phone_number == number
+    assert await channels(client, enterprise) == {number: "19:a"}
