@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -77,6 +79,12 @@ class SandboxApi:
             ),
         )
         self.billing = Billing(settings, store, self.principal)
+        # Password hashing takes tens of milliseconds of CPU: done in threads so the event loop
+        # goes on serving, and in few of them, so that a flood of logins leaves a core free
+        # for every other request.
+        self.hashing = ThreadPoolExecutor(
+            max_workers=max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="sandbox-login"
+        )
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -169,8 +177,9 @@ class SandboxApi:
         body = await read_object(request)
         username = text_field(body, "username")
         password = text_field(body, "password", max_length=MAX_SECRET)
-        # Hashing takes tens of milliseconds: in a thread, so other requests go on meanwhile.
-        account = await asyncio.to_thread(self.store.authenticate, username, password)
+        account = await asyncio.get_running_loop().run_in_executor(
+            self.hashing, self.store.authenticate, username, password
+        )
         if account is None:
             raise ApiFailure(401, "UNAUTHORIZED", "Invalid username or password")
         self.controls.stats.logins += 1
@@ -366,6 +375,7 @@ def create_app(settings: SandboxSettings, store: Store | None = None) -> web.App
     app[SANDBOX_KEY] = api
 
     async def close_store(_: web.Application) -> None:
+        api.hashing.shutdown(wait=True)
         store.close()
 
     app.on_cleanup.append(close_store)
