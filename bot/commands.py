@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from contextsms.phone import InvalidPhoneNumber, normalize
+from contextsms.phone import EXTENSION_PROBLEM, InvalidPhoneNumber, normalize
 
 
 class Verb(StrEnum):
@@ -32,7 +32,8 @@ ALIASES: dict[str, Verb] = {
 NEEDS_NUMBER = frozenset({Verb.MAP, Verb.REMAP, Verb.UNMAP})
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
-_NUMBERISH = re.compile(r"^(tel:)?[+()\d.\-/]+$", re.IGNORECASE)
+# A tel: link is one word with its parameters (";ext=9" is refused by normalize).
+_NUMBERISH = re.compile(r"^(?:tel:\S+|[+()\d.\-/]+)$", re.IGNORECASE)
 # What follows a number to mark an extension: "ext 9", "ext. 9", "x9", "#9", "extension 9".
 _EXTENSION_AFTER = re.compile(
     r"\d[\s.)-]*(?:ext(?:ension|n)?\.?|x|#)\s*[:.]?\s*\d+\s*$", re.IGNORECASE
@@ -41,7 +42,6 @@ _EXTENSION = re.compile(r"^(?:ext(?:ension|n)?\.?|x|#)\s*[:.]?\s*\d+(?:\s|$)", r
 
 # The platform refuses names over 200 characters; ours is shorter so that a card shows it whole.
 NAME_LIMIT = 100
-EXTENSION_PROBLEM = "an extension cannot be mapped, only the main number"
 
 
 @dataclass(frozen=True)

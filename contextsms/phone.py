@@ -11,6 +11,7 @@ import re
 import phonenumbers
 
 E164_HINT = "an E.164 number such as +15551234567"
+EXTENSION_PROBLEM = "an extension cannot be mapped, only the main number"
 
 # A plus, a country code that cannot start with 0, and at most 15 digits in all.
 _E164_SHAPE = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -45,7 +46,9 @@ def normalize(text: str, default_region: str = "US") -> str:
     candidate = text.strip()
     if candidate.lower().startswith("tel:"):
         # RFC 3966: parameters (";ext=", ";phone-context=") follow the number.
-        candidate = candidate[4:].split(";", 1)[0]
+        candidate, _, params = candidate[4:].partition(";")
+        if any(p.strip().lower().startswith("ext=") for p in params.split(";")):
+            raise InvalidPhoneNumber(text, EXTENSION_PROBLEM)
     if not candidate:
         raise InvalidPhoneNumber(text, "it is empty")
     if re.search(r"[A-Za-z]", candidate):
@@ -57,7 +60,7 @@ def normalize(text: str, default_region: str = "US") -> str:
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber(text, _parse_reason(exc)) from None
     if parsed.extension:
-        raise InvalidPhoneNumber(text, "extensions cannot be mapped")
+        raise InvalidPhoneNumber(text, EXTENSION_PROBLEM)
     problem = _length_problem(parsed)
     if problem is not None:
         raise InvalidPhoneNumber(text, problem)

@@ -44,6 +44,7 @@ def bot_without_api() -> MappingBot:
         ("map (555) 987-6543 x9", "an extension cannot be mapped"),
         ("map 555 987 6543 #12", "an extension cannot be mapped"),
         ("map +1 555 987 6543 extension 12", "an extension cannot be mapped"),
+        ("map tel:+1-555-987-6543;ext=9 Front desk", "an extension cannot be mapped"),
     ],
 )
 async def test_a_name_or_extension_that_cannot_be_used_is_refused_before_any_call(

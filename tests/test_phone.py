@@ -45,6 +45,8 @@ def test_default_region_reads_national_numbers() -> None:
         ("+1 555 987 65431234567", "too many digits"),
         ("+999 123 456", "unknown country code"),
         ("555 987 6543 ext. 12", "letters"),
+        ("tel:+1-555-987-6543;ext=9", "an extension cannot be mapped"),
+        ("TEL:+15559876543;phone-context=example.com;EXT=12", "an extension cannot be mapped"),
     ],
 )
 def test_invalid_numbers_say_why_and_name_the_format(typed: str, reason: str) -> None:
