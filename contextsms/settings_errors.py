@@ -23,7 +23,14 @@ def settings_error(exc: ValidationError, settings_cls: type[BaseSettings]) -> Se
         alias = field.validation_alias if field is not None else name
         # A field with an alias (Azure's MicrosoftAppId) is read under that name, as is.
         is_alias = name not in settings_cls.model_fields or isinstance(alias, str)
-        variable = str(alias) if is_alias else f"{prefix}{name}".upper()
+        # A field named in Azure's spelling (MicrosoftAppId) is shown so; others as the
+        # conventional upper-case variable (the names are matched without regard to case).
+        if is_alias:
+            variable = str(alias)
+        elif name != name.lower():
+            variable = f"{prefix}{name}"
+        else:
+            variable = f"{prefix}{name}".upper()
         problem = "is missing" if error["type"] == "missing" else f"is invalid: {error['msg']}"
         lines.append(f"  {variable} {problem}")
     return SettingsError(

@@ -76,6 +76,18 @@ def test_invalid_settings_are_named_without_their_value(monkeypatch: pytest.Monk
     assert "hunter2" not in message
 
 
+def test_azure_names_are_shown_in_azure_spelling(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MicrosoftAppType", "NoSuchType")
+    monkeypatch.setenv("BOT_ACTION_BUDGET_SECONDS", "9")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "MicrosoftAppType is invalid" in message  # as the Azure portal writes it
+    assert "BOT_ACTION_BUDGET_SECONDS is invalid" in message
+
+
 def test_dotenv_is_read_and_password_stays_secret(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
