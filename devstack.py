@@ -18,6 +18,9 @@ from typing import IO
 import httpx
 
 ROOT = Path(__file__).resolve().parent
+# The tenant the Agents Playground puts on its activities ("Contoso Corporation"), linked to
+# the seeded enterprise at the bot's start, as a single-organization deployment is.
+PLAYGROUND_TENANT = "5b658416-0de4-4d67-95b4-2751e5a69d3d"
 PLAYGROUND = ROOT / "node_modules/.bin/agentsplayground"
 
 
@@ -127,6 +130,7 @@ def start_stack(
             "CONTEXTSMS_PASSWORD": sandbox_env.get("SANDBOX_PASSWORD", "YourStrongPassword!"),
             "CONTEXTSMS_CSP_ID": sandbox_env.get("SANDBOX_CSP_ID", "CSP0000003"),
             "CONTEXTSMS_ENTERPRISE_ID": enterprise_id,
+            "CONTEXTSMS_TENANT_ID": PLAYGROUND_TENANT,
         }
         process, log = _spawn("bot", [sys.executable, "app.py"], bot_env, log_dir, ROOT, echo_bot)
         stack.processes.append(process)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 GENERAL = "General"
 
@@ -14,11 +15,33 @@ def general_channel_name(channel_id: str | None, team_id: str | None) -> str | N
 
 
 @dataclass(frozen=True)
+class Person:
+    """Who sent the activity: the trusted Entra object id of an authenticated activity."""
+
+    object_id: str
+    name: str | None = None
+
+
+class TeamDirectory(Protocol):
+    """What Teams can tell about the conversation's team, looked up only when needed (the
+    glue implements it with TeamsInfo; tests with the connector stand-in)."""
+
+    async def channel_names(self) -> dict[str, str]:
+        """The team's channels, id to name; {} outside a team."""
+
+    async def group_id(self) -> str | None:
+        """The team's Microsoft 365 group id (`aadGroupId`), which Graph knows the team by;
+        None outside a team."""
+
+
+@dataclass(frozen=True)
 class Conversation:
     tenant_id: str | None
     channel_id: str | None = None  # the Teams channel id; None outside a channel
     channel_name: str | None = None
     team_id: str | None = None
+    user: Person | None = None
+    conversation_id: str | None = None
 
     @property
     def in_channel(self) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contextsms.client import PRODUCTION_BASE_URL, ClientOptions
@@ -31,6 +31,11 @@ class AppType(StrEnum):
     MULTI_TENANT = "MultiTenant"
     SINGLE_TENANT = "SingleTenant"
     USER_ASSIGNED_MSI = "UserAssignedMSI"
+
+
+class StorageKind(StrEnum):
+    SQLITE = "sqlite"
+    AZURE_TABLE = "azure_table"
 
 
 class LogFormat(StrEnum):
@@ -59,8 +64,13 @@ class ContextSMSSettings(BaseSettings):
     username: str = Field(min_length=1, description="ContextSMS account (a CSP_BUSINESS user).")
     password: SecretStr = Field(description="Password of that account.")
     csp_id: str = Field(min_length=1, description="The CSP the account belongs to.")
+    # A deployment for a single organization names its tenant and enterprise together: that
+    # link is made at start. No other setting links a tenant (operators' setup codes do).
     enterprise_id: str | None = Field(
-        default=None, description="The enterprise this deployment acts on."
+        default=None, description="The enterprise of the single organization this serves."
+    )
+    tenant_id: str | None = Field(
+        default=None, description="The Entra tenant of that organization."
     )
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
@@ -68,6 +78,16 @@ class ContextSMSSettings(BaseSettings):
     backoff_base_seconds: float = Field(default=0.2, gt=0, le=10)
     backoff_max_seconds: float = Field(default=5.0, gt=0, le=120)
     token_renew_margin_seconds: float = Field(default=60.0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _single_organization(self) -> ContextSMSSettings:
+        if bool(self.enterprise_id) != bool(self.tenant_id):
+            raise ValueError(
+                "CONTEXTSMS_ENTERPRISE_ID and CONTEXTSMS_TENANT_ID go together: set both to "
+                "link one organization at start, or neither (operators link them with setup "
+                "codes)"
+            )
+        return self
 
     def client_options(self) -> ClientOptions:
         return ClientOptions(
@@ -113,6 +133,23 @@ class BotSettings(BaseSettings):
     bot_message_budget_seconds: float = Field(default=12.0, gt=0, le=14)
     bot_log_format: LogFormat = LogFormat.PLAIN
 
+    # -- many organizations ---------------------------------------------------------------
+    # The reseller's operators: "tenantId:objectId" pairs, comma-separated (the trusted tenant
+    # and from.aadObjectId of an activity).
+    bot_operators: str = ""
+    bot_setup_code_ttl_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    # Where team ownership is read (Microsoft Graph; national clouds have their own).
+    bot_graph_url: AnyHttpUrl = AnyHttpUrl("https://graph.microsoft.com")
+    bot_role_cache_seconds: float = Field(default=300.0, ge=0, le=3600)
+    # Storage of links, setup codes, audit trail, conversation references: SQLite (one file,
+    # the default) or Azure Table storage (several instances), by connection string or by
+    # account URL with the app's managed identity.
+    bot_storage: StorageKind = StorageKind.SQLITE
+    bot_storage_path: str = "var/bot.db"
+    bot_table_connection_string: SecretStr | None = None
+    bot_table_account_url: AnyHttpUrl | None = None
+    bot_table_prefix: str = Field(default="contextsms", pattern=r"^[A-Za-z][A-Za-z0-9]{0,20}$")
+
     @model_validator(mode="after")
     def _credentials(self) -> BotSettings:
         if self.bot_local_dev:
@@ -135,6 +172,31 @@ class BotSettings(BaseSettings):
         """The app id inbound tokens must name and outbound tokens are fetched for; None in
         local development, where neither happens."""
         return None if self.bot_local_dev else self.MicrosoftAppId
+
+    @model_validator(mode="after")
+    def _storage(self) -> BotSettings:
+        if self.bot_storage is StorageKind.AZURE_TABLE and not (
+            self.bot_table_connection_string or self.bot_table_account_url
+        ):
+            raise ValueError(
+                "BOT_STORAGE=azure_table needs BOT_TABLE_CONNECTION_STRING or "
+                "BOT_TABLE_ACCOUNT_URL (with the app's managed identity)"
+            )
+        return self
+
+    @field_validator("bot_operators")
+    @classmethod
+    def _operator_pairs(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            tenant, _, user = item.partition(":")
+            if not tenant.strip() or not user.strip():
+                raise ValueError("each operator is tenantId:objectId, separated by commas")
+        return value
+
+    def operators(self) -> frozenset[tuple[str, str]]:
+        """(tenant id, Entra object id) of each operator, lower-cased as Entra ids compare."""
+        pairs = (item.partition(":") for item in self.bot_operators.split(",") if item.strip())
+        return frozenset((t.strip().lower(), u.strip().lower()) for t, _, u in pairs)
 
 
 @dataclass(frozen=True)

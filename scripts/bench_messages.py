@@ -55,7 +55,7 @@ async def run(factory_cls: type[CachedCredentialsFactory], messages: int, concur
     settings = load_settings(
         contextsms={"base_url": sandbox.api_url, "username": sandbox.settings.username,
                     "password": sandbox.settings.password, "csp_id": sandbox.seeded.csp_id,
-                    "enterprise_id": sandbox.seeded.enterprise_id},
+                    "enterprise_id": sandbox.seeded.enterprise_id, "tenant_id": "tenant-1"},
         bot={"MicrosoftAppId": APP_ID, "MicrosoftAppPassword": "bot-password",
              "to_bot_from_channel_openid_metadata_url": identity.metadata_url},
     )  # fmt: skip

@@ -48,7 +48,7 @@ def settings_for(
         contextsms={
             "base_url": sandbox.api_url, "username": sandbox.settings.username,
             "password": password or sandbox.settings.password, "csp_id": sandbox.seeded.csp_id,
-            "enterprise_id": enterprise_id,
+            "enterprise_id": enterprise_id, "tenant_id": "tenant-1" if enterprise_id else None,
         },
         bot={
             "MicrosoftAppId": APP_ID, "MicrosoftAppPassword": "bot-password",

@@ -1,0 +1,79 @@
+"""The one storage interface of the bot; `bot/storage/sqlite.py` (the default, one file) and
+`bot/storage/azure_table.py` (several instances behind a load balancer) implement it.
+
+Every method is atomic on its own; the ones whose docstring says so are safe against another
+instance doing the same at the same time (a transaction in SQLite, an ETag-conditional write in
+Table storage).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from bot.storage.models import AuditEntry, CachedRole, ConversationRef, Link, SetupCode
+
+
+class Storage(Protocol):
+    # -- links ------------------------------------------------------------------------------
+    async def link_for(self, tenant_id: str, team_id: str | None) -> Link | None:
+        """The team's link if it has one (and team_id is given), else the tenant's, else None."""
+
+    async def put_link(self, link: Link) -> Link | None:
+        """Create or replace the link of (tenant_id, team_id); returns the one it replaced."""
+
+    async def remove_link(self, tenant_id: str, team_id: str | None) -> Link | None:
+        """Remove the link of exactly (tenant_id, team_id); returns it, None if there was none."""
+
+    async def links(self) -> list[Link]:
+        """Every link, tenant links first, then by tenant and team."""
+
+    # -- setup codes ------------------------------------------------------------------------
+    async def add_code(self, code: SetupCode) -> None: ...
+
+    async def code(self, code_hash: str) -> SetupCode | None:
+        """The code with this hash, used or not, expired or not."""
+
+    async def claim_code(self, code_hash: str, tenant_id: str, now: datetime) -> SetupCode | None:
+        """Mark the code used by `tenant_id` at `now` if it exists, is unused and has not
+        expired, and return it as updated; otherwise None and nothing changes. Safe against a
+        concurrent claim: of two at once, exactly one gets the code."""
+
+    async def record_failed_setup(self, tenant_id: str, at: datetime) -> None: ...
+
+    async def failed_setups(self, tenant_id: str, since: datetime) -> int:
+        """How many failed setup attempts this tenant made at or after `since`."""
+
+    # -- audit trail ------------------------------------------------------------------------
+    async def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Store the entry with a new unique `entry_id` that sorts by time; returns it. Safe
+        against concurrent appends from other instances: none is lost."""
+
+    async def audit(
+        self,
+        *,
+        tenant_id: str | None = None,
+        team_id: str | None = None,
+        since: datetime | None = None,
+        before_id: str | None = None,
+        limit: int = 50,
+    ) -> list[AuditEntry]:
+        """Entries matching every given filter, newest first; `before_id` pages backwards
+        (entries older than that entry)."""
+
+    # -- conversation references --------------------------------------------------------------
+    async def put_reference(self, ref: ConversationRef) -> None: ...
+
+    async def reference(self, conversation_id: str) -> ConversationRef | None: ...
+
+    async def remove_reference(self, conversation_id: str) -> None: ...
+
+    # -- cached permission answers ------------------------------------------------------------
+    async def cached_role(
+        self, tenant_id: str, group_id: str, user_id: str, now: datetime
+    ) -> CachedRole | None:
+        """The cached answer if it has not expired at `now`."""
+
+    async def cache_role(self, role: CachedRole) -> None: ...
+
+    async def aclose(self) -> None: ...
