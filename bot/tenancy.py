@@ -25,6 +25,7 @@ from typing import assert_never
 from bot.audit import Audit, Clock, utc_now
 from bot.conversation import Conversation, Person
 from bot.logs import event
+from bot.settings import Settings
 from bot.storage.base import Storage
 from bot.storage.models import AuditAction, Link, SetupCode
 
@@ -83,6 +84,20 @@ def setup_code_key(signing_key: bytes) -> bytes:
     (`Settings.signing_key()`), so that the bot and `python -m bot.admin` agree on it and it
     differs from the card signatures' key."""
     return hmac.new(signing_key, b"contextsms-teams setup codes", hashlib.sha256).digest()
+
+
+def tenancy_from_settings(
+    settings: Settings, storage: Storage, audit: Audit, *, clock: Clock = utc_now
+) -> Tenancy:
+    """The deployment's Tenancy, as the bot and `python -m bot.admin` both build it (the same
+    code key and expiry, or a code issued by one would be wrong for the other)."""
+    return Tenancy(
+        storage,
+        audit,
+        setup_code_key(settings.signing_key()),
+        code_ttl=timedelta(hours=settings.bot.bot_setup_code_ttl_hours),
+        clock=clock,
+    )
 
 
 def normalise_code(typed: str) -> str | None:
