@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import httpx
 import msal
+import requests
+import requests.adapters
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot.activity_log import short_hash
@@ -53,12 +55,33 @@ def _guid(value: str, what: str) -> str:
         raise GraphUnavailable(f"the {what} id is not a GUID") from None
 
 
+class _Session(requests.Session):
+    """msal's HTTP session with the CA given and a timeout on every request.
+
+    requests lets REQUESTS_CA_BUNDLE override a session's own `verify` (psf/requests#3829), and
+    msal sets no timeout on a session it did not make: a hung token request would hold its
+    tenant's one fetch forever. A `verify` given with each request wins over the environment.
+    """
+
+    def __init__(self, verify: str | bool, timeout: float) -> None:
+        super().__init__()
+        self.verify = verify
+        self._timeout = timeout
+        adapter = requests.adapters.HTTPAdapter(max_retries=1)  # as msal's own session
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout)
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, **kwargs)
+
+
 def _msal_source(
     app_id: str, authority: str, password: SecretStr | None, scope: str,
     verify: str | bool, timeout: float,
 ) -> TokenFetch:  # fmt: skip
-    # bot.credentials.msal_token_source, plus the CA to trust and a timeout for msal's HTTP
-    # calls (a hung token request would hold its tenant's only fetch forever).
+    # bot.credentials.msal_token_source, with the session above.
     app: msal.ConfidentialClientApplication | None = None
 
     def fetch() -> dict[str, Any]:
@@ -72,8 +95,7 @@ def _msal_source(
                 # The authority is our own setting (a sovereign cloud's or a stand-in's):
                 # nothing to discover about it.
                 instance_discovery=False,
-                verify=verify,
-                timeout=timeout,
+                http_client=_Session(verify, timeout),
             )
         answer: dict[str, Any] = app.acquire_token_for_client(scopes=[scope])
         return answer

@@ -130,6 +130,8 @@ class GraphStandIn:
                 {"error": "temporarily_unavailable",
                  "error_description": "AADSTS50000: stand-in outage. Trace ID: x"},
                 status=self.token_status,
+                # msal throttles a tenant's token requests for Retry-After (5 s without one)
+                headers={"Retry-After": self.retry_after} if self.retry_after else None,
             )  # fmt: skip
         secret_ok = self.client_secret is None or form.get("client_secret") == self.client_secret
         if form.get("grant_type") != "client_credentials" or not secret_ok:
