@@ -323,7 +323,7 @@ class ContextSMSClient:
         )
         response = await self._request(call, Deadline(deadline))
         assert isinstance(response, httpx.Response)  # only a DELETE finds its work done
-        return _parse(WebhookAck, response)
+        return _parse_answer(call, WebhookAck, response)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -353,7 +353,7 @@ class ContextSMSClient:
         response = await self._request(call, limit or Deadline(deadline))
         # Only a DELETE can find its work already done, and deletes answer text.
         assert isinstance(response, httpx.Response)
-        return _parse(shape, response)
+        return _parse_answer(call, shape, response)
 
     async def _text(self, method: str, path: str, done: str, deadline: float | None) -> str:
         call = _Call(method, path, f"{self.base_url}{path}", CallKind.DELETE, auth=True)
@@ -545,6 +545,16 @@ def _adapter(shape: type[T]) -> TypeAdapter[T]:
     if adapter is None:
         adapter = _ADAPTERS[shape] = TypeAdapter(shape)
     return adapter
+
+
+def _parse_answer(call: _Call, shape: type[T], response: httpx.Response) -> T:
+    """The answer as `shape`. A change answered with success but a body we cannot read was
+    applied or not: its error says the outcome is unknown."""
+    try:
+        return _parse(shape, response)
+    except UnexpectedResponse as exc:
+        exc.outcome_unknown = call.kind.changes
+        raise
 
 
 def _parse(shape: type[T], response: httpx.Response) -> T:

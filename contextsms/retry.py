@@ -144,16 +144,16 @@ class Fail:
 
 Decision = Return | AlreadyDone | RetryAfter | Fail
 
-# A 4xx refuses before acting, and so does 503 ("not now", like 429). Any other 5xx, or a
-# request sent without an answer, may hide a change that was applied.
-_REFUSING_5XX = frozenset({503})
-
 
 def may_have_acted(happened: Happened) -> bool:
-    """Whether the server may have applied the request in this attempt."""
+    """Whether the server may have applied the request in this attempt.
+
+    A 4xx (429 included) refuses before acting. A 5xx does not say: even a 503 can come from a
+    gateway after the service behind it applied the request, so it may hide a change.
+    """
     match happened:
         case Answered(status=status):
-            return status < 400 or (status >= 500 and status not in _REFUSING_5XX)
+            return status < 400 or status >= 500
         case NotAnswered(sent=sent):
             return sent
         case _:

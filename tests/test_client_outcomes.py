@@ -7,9 +7,13 @@ client raises, then lists what the sandbox really holds.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from contextsms import (
     ApiError,
@@ -22,10 +26,11 @@ from contextsms import (
     RetryPolicy,
     ServerError,
     TransportError,
+    UnexpectedResponse,
 )
 from contextsms.models import Enterprise, EnterpriseCreate, Mapping, MappingCreate, MappingUpdate
 from sandbox.threaded import RunningSandbox
-from tests.conftest import FAST_RETRIES, fresh_number
+from tests.conftest import FAST_RETRIES, fresh_number, make_client
 
 MAPPING = "/api/v2/mapping/"
 ADD = "/api/v2/mapping/add"
@@ -101,17 +106,29 @@ async def test_update_refused_at_once_is_known_unchanged(
     assert await channels(client, enterprise) == {mapping.phone_number: "19:before"}
 
 
-@pytest.mark.parametrize("status", [429, 503])
-async def test_update_refused_before_acting_on_every_retry_is_known_unchanged(
-    sandbox: RunningSandbox, client: ContextSMSClient, enterprise: Enterprise, status: int
+async def test_update_throttled_on_every_retry_is_known_unchanged(
+    sandbox: RunningSandbox, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     mapping = await mapped(client, enterprise, "19:before")
-    sandbox.faults(script=[fault("PUT", MAPPING, status)] * ATTEMPTS)
+    sandbox.faults(script=[fault("PUT", MAPPING, 429)] * ATTEMPTS)
     with pytest.raises(ApiError) as caught:
         await client.update_mapping(mapping.id, MappingUpdate(messaging_app_id="19:after"))
-    assert caught.value.status == status
+    assert caught.value.status == 429
     assert caught.value.outcome_unknown is False
     assert await channels(client, enterprise) == {mapping.phone_number: "19:before"}
+
+
+async def test_update_served_then_answered_503_is_unknown_and_applied(
+    sandbox: RunningSandbox, client: ContextSMSClient, enterprise: Enterprise
+) -> None:
+    # A 503 can come from a gateway after the service behind it acted: it proves nothing.
+    mapping = await mapped(client, enterprise, "19:before")
+    sandbox.faults(script=[fault("PUT", MAPPING, 503, served=True)] * ATTEMPTS)
+    with pytest.raises(ApiError) as caught:
+        await client.update_mapping(mapping.id, MappingUpdate(messaging_app_id="19:after"))
+    assert caught.value.status == 503
+    assert caught.value.outcome_unknown is True
+    assert await channels(client, enterprise) == {mapping.phone_number: "19:after"}
 
 
 async def test_update_refused_by_the_server_itself_is_known_unchanged(
@@ -342,7 +359,7 @@ async def test_create_enterprise_refused_before_acting_is_sent_again_once(
     sandbox: RunningSandbox, client: ContextSMSClient
 ) -> None:
     before = {e.enterprise_id for e in await client.list_enterprises()}
-    sandbox.faults(script=[fault("POST", ENTERPRISE, 503)])
+    sandbox.faults(script=[fault("POST", ENTERPRISE, 429)])
     made = await client.create_enterprise(
         EnterpriseCreate(name="Again", contact="A", number=fresh_number(), email="a@x.com")
     )
@@ -382,3 +399,52 @@ async def test_add_refused_for_a_revoked_token_is_renewed_and_added_once(
     )
     assert made.phone_number == number
     assert await channels(client, enterprise) == {number: "19:a"}
+
+
+@pytest.fixture
+async def garbling_proxy(sandbox: RunningSandbox) -> AsyncIterator[TestServer]:
+    """A proxy in front of the sandbox that passes every request on, and answers the changes
+    with a page of its own (200, HTML), as a misconfigured gateway does."""
+
+    async def relay(request: web.Request) -> web.Response:
+        async with httpx.AsyncClient() as upstream:
+            answer = await upstream.request(
+                request.method,
+                f"{sandbox.base_url}{request.path_qs}",
+                content=await request.read(),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            )
+        if request.method in ("POST", "PUT", "DELETE") and "/auth/" not in request.path:
+            return web.Response(status=200, text="<html>OK</html>", content_type="text/html")
+        return web.Response(
+            status=answer.status_code, body=answer.content,
+            content_type=answer.headers.get("Content-Type", "application/json").split(";")[0],
+        )  # fmt: skip
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", relay)
+    server = TestServer(app)
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+async def test_a_change_answered_with_an_unreadable_success_is_unknown_and_applied(
+    sandbox: RunningSandbox,
+    client: ContextSMSClient,
+    enterprise: Enterprise,
+    garbling_proxy: TestServer,
+) -> None:
+    mapping = await mapped(client, enterprise, "19:before")
+    async with make_client(sandbox, base_url=str(garbling_proxy.make_url("/api/v2"))) as proxied:
+        with pytest.raises(UnexpectedResponse) as caught:
+            await proxied.update_mapping(mapping.id, MappingUpdate(messaging_app_id="19:after"))
+        assert caught.value.outcome_unknown is True
+        assert await channels(client, enterprise) == {mapping.phone_number: "19:after"}
+        # An add answered so is looked up, and found applied.
+        number = fresh_number()
+        added = await proxied.add_mapping(
+            enterprise.enterprise_id, MappingCreate(phone_number=number, messaging_app_id="19:a")
+        )
+        assert (added.phone_number, added.messaging_app_id) == (number, "19:a")
+    assert (await channels(client, enterprise))[number] == "19:a"

@@ -72,7 +72,7 @@ CASES = [
     Case("no connection retried", SAFE, NOT_SENT, RetryAfter(BACKOFF)),
     # A create is repeated only when the server surely did not act on it.
     Case("create 429", CREATE, Answered(429), RetryAfter(BACKOFF)),
-    Case("create 503", CREATE, Answered(503), RetryAfter(BACKOFF)),
+    Case("create 503", CREATE, Answered(503), Fail(outcome_unknown=True)),
     Case("create no connection", CREATE, NOT_SENT, RetryAfter(BACKOFF)),
     Case("create 500", CREATE, Answered(500), Fail(outcome_unknown=True)),
     Case("create 502", CREATE, Answered(502), Fail(outcome_unknown=True)),
@@ -83,10 +83,10 @@ CASES = [
     Case("update 500 last", UPDATE, Answered(500), Fail(True), retry=MAX_RETRIES),
     Case("delete 502 last", DELETE, Answered(502), Fail(True), retry=MAX_RETRIES),
     Case("update lost last", UPDATE, SENT, Fail(True), retry=MAX_RETRIES),
-    Case("update 503 last", UPDATE, Answered(503), Fail(False), retry=MAX_RETRIES),
+    Case("update 503 last", UPDATE, Answered(503), Fail(True), retry=MAX_RETRIES),
     Case("delete 429 last", DELETE, Answered(429), Fail(False), retry=MAX_RETRIES),
     Case("update unsent last", UPDATE, NOT_SENT, Fail(False), retry=MAX_RETRIES),
-    Case("create 503 last", CREATE, Answered(503), Fail(False), retry=MAX_RETRIES),
+    Case("create 503 last", CREATE, Answered(503), Fail(True), retry=MAX_RETRIES),
     Case(
         "update 503 last after a 500",
         UPDATE,
