@@ -1,0 +1,243 @@
+"""`python -m bot.admin` as the reseller's scripts run it: a subprocess with its settings in the
+environment, against the sandbox ContextSMS and a SQLite file in tmp_path."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.audit import Audit
+from bot.conversation import Conversation, Person
+from bot.settings import load_settings
+from bot.storage.sqlite import SqliteStorage
+from bot.tenancy import Linked, Tenancy, tenancy_from_settings
+from sandbox.threaded import RunningSandbox
+from tests.conftest import fresh_number
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = ROOT / ".venv" / "bin" / "python"
+TENANT = "12345678-aaaa-bbbb-cccc-1234567890ab"
+ADMIN = Person("customer-admin-object-id", "Carla Customer")
+SIGNING_KEY = "a-signing-key-for-these-tests-only"
+
+
+@dataclass
+class Admin:
+    env: dict[str, str]
+    cwd: Path
+    db: Path
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(PYTHON), "-m", "bot.admin", *args],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def ok(self, *args: str) -> str:
+        done = self(*args)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+
+@pytest.fixture
+def admin(sandbox: RunningSandbox, tmp_path: Path) -> Admin:
+    db = tmp_path / "var" / "bot.db"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "HOME": str(tmp_path),
+        "CONTEXTSMS_BASE_URL": sandbox.api_url,
+        "CONTEXTSMS_USERNAME": sandbox.settings.username,
+        "CONTEXTSMS_PASSWORD": sandbox.settings.password.get_secret_value(),
+        "CONTEXTSMS_CSP_ID": sandbox.seeded.csp_id,
+        "BOT_LOCAL_DEV": "true",
+        "BOT_STORAGE_PATH": str(db),
+        "BOT_CARD_SIGNING_KEY": SIGNING_KEY,
+    }
+    # tmp_path as the working directory: no .env of the repository is read.
+    return Admin(env, tmp_path, db)
+
+
+@pytest.fixture
+async def bot_tenancy(admin: Admin, sandbox: RunningSandbox) -> AsyncIterator[Tenancy]:
+    """The bot's Tenancy on the same settings and database file as the command line."""
+    settings = load_settings(
+        contextsms={
+            "base_url": sandbox.api_url,
+            "username": sandbox.settings.username,
+            "password": sandbox.settings.password,
+            "csp_id": sandbox.seeded.csp_id,
+        },
+        bot={"bot_local_dev": True, "bot_storage_path": str(admin.db),
+             "bot_card_signing_key": SIGNING_KEY},
+    )  # fmt: skip
+    admin.db.parent.mkdir(parents=True, exist_ok=True)
+    storage = SqliteStorage(str(admin.db))
+    yield tenancy_from_settings(settings, storage, Audit(storage))
+    await storage.aclose()
+
+
+def in_team(team: str | None = None) -> Conversation:
+    return Conversation(tenant_id=TENANT, team_id=team, channel_id=team, user=ADMIN)
+
+
+async def test_an_invite_from_the_command_line_links_the_customer_who_types_it(
+    admin: Admin, bot_tenancy: Tenancy, sandbox: RunningSandbox
+) -> None:
+    enterprise = sandbox.seeded.enterprise_id
+    printed = admin.ok("invite", enterprise)
+    code = next(line for line in printed.splitlines() if line.startswith("Setup code: "))
+    code = code.removeprefix("Setup code: ")
+    assert printed.count(code) == 1 and enterprise in printed
+
+    result = await bot_tenancy.setup(in_team(), code)
+    assert isinstance(result, Linked) and result.link.enterprise_id == enterprise
+
+    links = json.loads(admin.ok("links", "--json"))
+    assert [(x["tenantId"], x["teamId"], x["enterpriseId"]) for x in links] == [
+        (TENANT, None, enterprise)
+    ]
+    listed = json.loads(admin.ok("enterprises", "--json"))
+    seeded = next(e for e in listed if e["enterpriseId"] == enterprise)
+    assert [x["tenantId"] for x in seeded["links"]] == [TENANT]
+    assert enterprise in admin.ok("enterprises") and TENANT in admin.ok("links")
+
+    rows = list(csv.DictReader(io.StringIO(admin.ok("history", "--format", "csv"))))
+    assert [(r["action"], r["outcome"], r["actor_name"], r["actor_id"]) for r in rows] == [
+        ("link", "ok", ADMIN.name, ADMIN.object_id),
+        ("code_used", "ok", ADMIN.name, ADMIN.object_id),
+        ("code_issued", "ok", "command line", ""),
+    ]
+    lines = admin.ok("history", "--format", "jsonl", "--tenant", TENANT.upper()).splitlines()
+    assert [json.loads(line)["action"] for line in lines] == ["link", "code_used"]
+    assert json.loads(lines[0])["after"] == enterprise
+    everything = admin.ok("history", "--json")
+    assert len(json.loads(everything)) == 3
+    assert code not in everything and code.replace("-", "") not in everything
+
+    # The same code a second time, from another team: used.
+    again = await bot_tenancy.setup(in_team("another-team"), code)
+    assert not isinstance(again, Linked)
+
+
+async def test_history_since_a_date_and_a_team_scoped_invite_for_one_tenant(
+    admin: Admin, bot_tenancy: Tenancy, sandbox: RunningSandbox
+) -> None:
+    printed = json.loads(
+        admin.ok("invite", sandbox.seeded.enterprise_id, "--team", "--tenant", TENANT, "--json")
+    )
+    assert printed["teamScoped"] is True and printed["forTenant"] == TENANT.lower()
+    result = await bot_tenancy.setup(in_team("19:team@thread.tacv2"), printed["code"])
+    assert isinstance(result, Linked) and result.link.team_id == "19:team@thread.tacv2"
+
+    assert json.loads(admin.ok("history", "--since", "2000-01-01", "--json"))
+    assert json.loads(admin.ok("history", "--since", "2999-01-01T00:00+01:00", "--json")) == []
+    assert admin.ok("history", "--since", "2999-01-01") == "No entries.\n"
+    limited = admin.ok("history", "--format", "jsonl", "--limit", "1").splitlines()
+    assert [json.loads(line)["action"] for line in limited] == ["link"]
+
+    removed = json.loads(admin.ok("unlink", "19:team@thread.tacv2", "--json"))
+    assert [(x["tenantId"], x["teamId"]) for x in removed] == [(TENANT, "19:team@thread.tacv2")]
+    assert json.loads(admin.ok("links", "--json")) == []
+    rows = [json.loads(line) for line in admin.ok("history", "--format", "jsonl").splitlines()]
+    assert (rows[0]["action"], rows[0]["actor_name"], rows[0]["before"]) == (
+        "unlink", "command line", sandbox.seeded.enterprise_id,
+    )  # fmt: skip
+
+
+def test_an_unknown_enterprise_gets_one_line_and_no_code(admin: Admin) -> None:
+    done = admin("invite", "E9999999")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "E9999999" in lines[0] and "Traceback" not in done.stderr
+    assert json.loads(admin.ok("history", "--json")) == []
+
+
+def test_unlinking_what_is_not_linked_is_refused(admin: Admin) -> None:
+    done = admin("unlink", TENANT)
+    assert done.returncode == 1
+    assert "nothing was changed" in done.stderr and TENANT in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_new_enterprise_is_checked_field_by_field_before_any_call(
+    admin: Admin, sandbox: RunningSandbox
+) -> None:
+    before = json.loads(admin.ok("enterprises", "--json"))
+    sandbox.control("POST", "stats/reset")
+    done = admin(
+        "new-enterprise", "--name", " ", "--contact", "Dr. Who",
+        "--number", "555-12", "--email", "not-an-address",
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    message = done.stderr.strip()
+    assert "name:" in message and "number:" in message and "email:" in message
+    assert "contact:" not in message
+    assert not any(k.startswith("POST") for k in sandbox.stats()["requests"])
+
+    number = fresh_number()
+    created = json.loads(
+        admin.ok(
+            "new-enterprise",
+            "--name",
+            "Sunshine Dental",
+            "--contact",
+            "Dr. Maria Rodriguez",
+            "--number",
+            number[2:],
+            "--email",
+            "maria@example.com",
+            "--json",
+        )
+    )
+    assert created["name"] == "Sunshine Dental" and created["number"] == number
+    after = json.loads(admin.ok("enterprises", "--json"))
+    assert len(after) == len(before) + 1
+    assert created["enterpriseId"] in {e["enterpriseId"] for e in after}
+    [entry] = json.loads(admin.ok("history", "--json"))
+    assert (entry["action"], entry["enterprise_id"], entry["actor_name"]) == (
+        "enterprise_created", created["enterpriseId"], "command line",
+    )  # fmt: skip
+
+
+def test_usage_errors_exit_2(admin: Admin) -> None:
+    for args in (
+        (),
+        ("invite",),
+        ("history", "--since", "yesterday"),
+        ("history", "--format", "xml"),
+        ("history", "--limit", "0"),
+        ("frobnicate",),
+    ):
+        done = admin(*args)
+        assert done.returncode == 2, args
+        assert "usage:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_settings_are_named_and_exit_1(admin: Admin) -> None:
+    env = {k: v for k, v in admin.env.items() if k != "CONTEXTSMS_CSP_ID"}
+    done = subprocess.run(
+        [str(PYTHON), "-m", "bot.admin", "links"],
+        env=env,
+        cwd=admin.cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "CONTEXTSMS_CSP_ID" in done.stderr and "Traceback" not in done.stderr
