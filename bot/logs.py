@@ -42,11 +42,23 @@ def _plain(value: Value) -> str:
     return repr(value)
 
 
+# A field's value from a request (an activity id, an invoke name) is cut to this: a caller must
+# not be able to write 200 KB lines into the log.
+FIELD_LIMIT = 200
+
+
+def _capped(value: Value) -> Value:
+    if isinstance(value, str) and len(value) > FIELD_LIMIT:
+        return f"{value[:FIELD_LIMIT]}...(+{len(value) - FIELD_LIMIT})"
+    return value
+
+
 def event(logger: logging.Logger, name: str, fields: Mapping[str, Value],
           level: int = logging.INFO) -> None:  # fmt: skip
-    """One structured line: `name` and its fields."""
-    text = " ".join(f"{key}={_plain(value)}" for key, value in fields.items())
-    logger.log(level, "%s %s", name, text, extra={_EVENT: name, _FIELDS: dict(fields)})
+    """One structured line: `name` and its fields, each value cut to FIELD_LIMIT."""
+    capped = {key: _capped(value) for key, value in fields.items()}
+    text = " ".join(f"{key}={_plain(value)}" for key, value in capped.items())
+    logger.log(level, "%s %s", name, text, extra={_EVENT: name, _FIELDS: capped})
 
 
 class PlainFormatter(logging.Formatter):

@@ -143,3 +143,15 @@ async def test_a_card_verb_with_a_line_break_forges_no_line(
         assert entry["name"] == forged and entry["activity"] == "id\nFORGED-ID"
     else:
         assert "\\n2026-01-01" in line and "\\x1b" in line and "\\r" in line
+
+
+async def test_huge_values_from_a_request_make_no_huge_log_line(
+    bot: Bot, output: Callable[[LogFormat], io.StringIO]
+) -> None:
+    log = output(LogFormat.PLAIN)
+    click = card_click(bot, "status" + "v" * 200_000)
+    click["id"] = "i" * 200_000
+    assert (await bot.post(click)).status_code == 200
+    lines = log.getvalue().splitlines()
+    assert any(line.startswith(tuple("0123456789")) and " activity " in line for line in lines)
+    assert max(len(line) for line in lines) < 4_000
