@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
+from bot.storage import Storage
+from bot.storage.azure_table import AzureTableStorage
+from bot.storage.sqlite import SqliteStorage
 from contextsms import ClientOptions, ContextSMSClient, RetryPolicy
 from contextsms.models import Enterprise, EnterpriseCreate
 from sandbox.threaded import RunningSandbox, start_sandbox
+from tests.support.azurite import RunningAzurite, start_azurite
 
 _numbers = itertools.count(1)
 
@@ -74,3 +80,63 @@ def other_password() -> SecretStr:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "sandbox.db"
+
+
+# -- storage backends (bot/storage) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAzurite]:
+    """Azurite's Table service on a free loopback port for the whole session, in memory."""
+    running = start_azurite(tmp_path_factory.mktemp("azurite"))
+    yield running
+    running.stop()
+
+
+class StorageOpener:
+    """Opens instances of one store (the same SQLite file, or the same tables): two instances
+    are two bot processes. Every instance opened is closed when the test ends."""
+
+    def __init__(self, kind: str, make: Callable[[], Awaitable[Storage]]) -> None:
+        self.kind = kind
+        self._make = make
+        self._opened: list[Storage] = []
+
+    async def __call__(self) -> Storage:
+        storage = await self._make()
+        self._opened.append(storage)
+        return storage
+
+    async def close_all(self) -> None:
+        for storage in self._opened:
+            await storage.aclose()
+        self._opened.clear()
+
+
+_table_prefixes = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", "azure_table"])
+async def storage_opener(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[StorageOpener]:
+    """Each storage backend in turn, empty: SQLite in tmp_path, or Azure Table storage on
+    Azurite with tables of a prefix no other test uses."""
+    if request.param == "sqlite":
+        path = tmp_path / "var" / "bot.db"
+        opener = StorageOpener("sqlite", lambda: asyncio.to_thread(SqliteStorage, path))
+    else:
+        connection_string = request.getfixturevalue("azurite").connection_string
+        prefix = f"t{next(_table_prefixes)}x{secrets.token_hex(4)}"
+        opener = StorageOpener(
+            "azure_table",
+            lambda: AzureTableStorage.connect(prefix, connection_string=connection_string),
+        )
+    yield opener
+    await opener.close_all()
+
+
+@pytest.fixture
+async def storage(storage_opener: StorageOpener) -> Storage:
+    """One instance of each storage backend in turn, empty."""
+    return await storage_opener()

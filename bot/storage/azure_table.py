@@ -400,10 +400,13 @@ class AzureTableStorage:
             clauses.append("RowKey le @last and At ge @since")
             parameters["last"] = inverted(first_id_at(since))
             parameters["since"] = time_text(since)
-        entities = self._audit.query_entities(
-            " and ".join(clauses) or "RowKey ne ''",
-            parameters=parameters,
-            results_per_page=min(limit, 1000),
+        page = min(limit, 1000)  # the service's largest page
+        entities = (
+            self._audit.query_entities(
+                " and ".join(clauses), parameters=parameters, results_per_page=page
+            )
+            if clauses
+            else self._audit.list_entities(results_per_page=page)
         )
         if tenant_id is not None:
             # One partition comes back in row order, newest first: stop at `limit`.
