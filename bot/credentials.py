@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 import msal
+import requests
 from botframework.connector.auth import (
     AppCredentials,
-    ManagedIdentityServiceClientCredentialsFactory,
     MicrosoftAppCredentials,
     ServiceClientCredentialsFactory,
 )
@@ -62,6 +62,31 @@ def msal_token_source(
         return answer
 
     return fetch
+
+
+def managed_identity_token_source(client_id: str) -> Callable[[list[str]], TokenFetch]:
+    """The bot's token from its user-assigned managed identity (MicrosoftAppType
+    UserAssignedMSI), through msal, so that it is cached and its failures reported like a
+    secret's. On App Service msal finds the identity endpoint in IDENTITY_ENDPOINT."""
+
+    def for_scopes(scopes: list[str]) -> TokenFetch:
+        client: msal.ManagedIdentityClient | None = None
+        # A managed identity is asked for a resource, not a scope.
+        resource = scopes[0].removesuffix("/.default")
+
+        def fetch() -> dict[str, Any]:
+            nonlocal client
+            if client is None:
+                client = msal.ManagedIdentityClient(
+                    msal.UserAssignedManagedIdentity(client_id=client_id),
+                    http_client=requests.Session(),
+                )
+            answer: dict[str, Any] = client.acquire_token_for_client(resource=resource)
+            return answer
+
+        return fetch
+
+    return for_scopes
 
 
 class OutboundTokenError(Exception):
@@ -175,11 +200,7 @@ class CachedCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore
         self._token_source = token_source
         self._outage = _Outage()
         self._cache: dict[tuple[str, str], CachedAppCredentials] = {}
-        self._msi = (
-            ManagedIdentityServiceClientCredentialsFactory(app_id)
-            if managed_identity and app_id
-            else None
-        )
+        self._msi = managed_identity_token_source(app_id) if managed_identity and app_id else None
 
     async def is_valid_app_id(self, app_id: str) -> bool:
         return app_id == self.app_id
@@ -194,16 +215,16 @@ class CachedCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore
             return MicrosoftAppCredentials.empty()
         if app_id != self.app_id:
             raise PermissionError("credentials asked for another app id")
-        if self._msi is not None:
-            return await self._msi.create_credentials(
-                app_id, oauth_scope, login_endpoint, validate_authority
-            )
         key = (app_id, oauth_scope)
         credentials = self._cache.get(key)
         if credentials is None:
             authority = f"{self._authority}/{self._tenant}"
             scope = oauth_scope if oauth_scope.endswith("/.default") else f"{oauth_scope}/.default"
-            fetch = self._token_source(app_id, authority, self._password, [scope])
+            fetch = (
+                self._msi([scope])
+                if self._msi is not None
+                else self._token_source(app_id, authority, self._password, [scope])
+            )
             credentials = CachedAppCredentials(
                 app_id, self._tenant, oauth_scope, fetch, self._outage
             )
