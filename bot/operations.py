@@ -18,7 +18,7 @@ from bot.tenancy import IssuedCode, Tenancy, tenant_key
 from contextsms.client import ContextSMSClient
 from contextsms.errors import ApiError, ContextSMSError, NotFound, PermissionDenied
 from contextsms.models import Enterprise, EnterpriseCreate
-from contextsms.phone import InvalidPhoneNumber, normalize
+from contextsms.phone import E164_HINT, InvalidPhoneNumber, normalize
 
 EMAIL_LIMIT = 254  # RFC 5321's longest address
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -61,7 +61,7 @@ def enterprise_form(
     try:
         e164 = normalize(number, region)
     except InvalidPhoneNumber as exc:
-        problems.append(FieldProblem("number", f"{exc.reason}; expected a phone number"))
+        problems.append(FieldProblem("number", f"{exc.reason} (expected {E164_HINT})"))
     problem = _email_problem(email.strip())
     if problem:
         problems.append(FieldProblem("email", problem))

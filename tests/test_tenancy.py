@@ -15,7 +15,7 @@ import pytest
 
 from bot.audit import Audit
 from bot.conversation import Conversation, Person
-from bot.operations import Operations
+from bot.operations import InvalidEnterpriseForm, Operations, enterprise_form
 from bot.storage.models import AuditAction, AuditEntry
 from bot.storage.sqlite import SqliteStorage
 from bot.tenancy import (
@@ -29,7 +29,9 @@ from bot.tenancy import (
     describe,
 )
 from contextsms import ContextSMSClient
+from contextsms.errors import NotFound
 from contextsms.models import Enterprise, EnterpriseCreate
+from sandbox.threaded import RunningSandbox
 from tests.conftest import fresh_number
 
 KEY = b"k" * 32
@@ -393,3 +395,44 @@ async def test_a_failed_audit_write_never_fails_the_caller_and_is_logged_once(
         assert await audit.record(AuditAction.LINK, "ok", tenant_id=TENANT_A) is None
     failures = [r for r in caplog.records if "audit_write_failed" in r.getMessage()]
     assert len(failures) == 1 and failures[0].levelno == logging.ERROR
+
+
+async def test_an_invite_needs_an_enterprise_of_this_csp(
+    client: ContextSMSClient, tenancy: Tenancy, audit: Audit
+) -> None:
+    operations = Operations(client, tenancy, audit)
+    gone = await new_enterprise(client, "Closed clinic")
+    await client.delete_enterprise(gone.enterprise_id)
+    for missing in ("E9999999", gone.enterprise_id):
+        with pytest.raises(NotFound):
+            await operations.invite(missing, by=OPERATOR)
+    assert await entries(audit) == []
+
+
+async def test_a_new_enterprise_is_checked_before_any_call_and_audited(
+    sandbox: RunningSandbox, client: ContextSMSClient, tenancy: Tenancy, audit: Audit
+) -> None:
+    operations = Operations(client, tenancy, audit, region="GB")
+    sandbox.control("POST", "stats/reset")
+    blank = EnterpriseCreate(name="", contact="\n", number="+15551230000", email="a@b@c")
+    with pytest.raises(InvalidEnterpriseForm) as caught:
+        await operations.new_enterprise(blank, by=OPERATOR)
+    assert [p.field for p in caught.value.problems] == ["name", "contact", "email"]
+    with pytest.raises(InvalidEnterpriseForm) as caught:
+        enterprise_form(name="A" * 101, contact="Dr. A", number="12", email="a@example.com")
+    assert [p.field for p in caught.value.problems] == ["name", "number"]
+    assert [call for call in sandbox.stats()["requests"] if "/_sandbox/" not in call] == []
+    assert await entries(audit) == []
+
+    # A national number is read in the deployment's region.
+    form = enterprise_form(
+        name=" Tea Rooms ", contact="Mrs. Hudson", number="020 7946 0018", email="h@example.com",
+        region=operations.region,
+    )  # fmt: skip
+    assert (form.name, form.number) == ("Tea Rooms", "+442079460018")
+    created = await operations.new_enterprise(form, by=OPERATOR)
+    assert (await client.get_enterprise(created.enterprise_id)).name == "Tea Rooms"
+    [entry] = await entries(audit)
+    assert (entry.action, entry.outcome, entry.enterprise_id, entry.actor_id) == (
+        AuditAction.ENTERPRISE_CREATED, "ok", created.enterprise_id, OPERATOR.object_id,
+    )  # fmt: skip
