@@ -1,12 +1,14 @@
 """The vocabulary of card actions: verbs, their signed context, and the invoke payload.
 
 A card's `Action.Execute` carries `{"ctx": {...ids...}, "sig": ...}` as its data; Teams adds
-the form's inputs beside it. The signature covers the verb and the ids, the channel and the
-enterprise included, so a card posted in one channel cannot act in another and an edited id is
-noticed before anything is looked up.
+the form's inputs beside it. The signature covers the verb and the ids, the tenant, the channel
+and the enterprise included, so a card posted in one tenant or channel cannot act in another
+and an edited id is noticed before anything is looked up.
 
 The wire values (verb strings, the `ch`/`ent`/`id`/`page` keys) are those of cards already
-posted in Teams: changing one would make their buttons refused as tampered.
+posted in Teams: changing one would make their buttons refused as tampered. Cards posted
+before tenants were signed have no `ten` key: they are still accepted where their channel and
+enterprise match.
 """
 
 from __future__ import annotations
@@ -31,6 +33,20 @@ class CardVerb(StrEnum):
     REMAP_MOVE = "remap.move"
     UNMAP_ASK = "unmap.ask"
     UNMAP_CONFIRM = "unmap.confirm"
+    # Many organizations: setup by code, the team's history and settings.
+    SETUP = "setup"
+    HISTORY = "history"  # `id`: the entry before which the page starts (older ones)
+    SETTINGS = "settings"
+    SETTINGS_MEMBERS_ON = "settings.members.on"
+    SETTINGS_MEMBERS_OFF = "settings.members.off"
+    # Operators only: `id` is the enterprise (invite) or the tenant or team (unlink) acted on.
+    ENTERPRISES = "enterprises"
+    ENTERPRISE_NEW = "enterprise.new"
+    ENTERPRISE_CREATE = "enterprise.create"
+    INVITE = "invite"
+    LINKS = "links"
+    UNLINK_ASK = "unlink.ask"
+    UNLINK_CONFIRM = "unlink.confirm"
 
 
 class TamperedAction(Exception):
@@ -39,15 +55,21 @@ class TamperedAction(Exception):
 
 @dataclass(frozen=True)
 class ActionContext:
-    """What a card action acts on. `channel` is "" for cards sent outside a channel."""
+    """What a card action acts on. `channel` is "" for cards sent outside a channel;
+    `enterprise` is "" for cards sent where no enterprise was linked; `tenant` is None only on
+    cards made before tenants were signed. `mapping_id` is the object the verb acts on (a
+    mapping, an enterprise, a link's tenant or team, a history position)."""
 
     channel: str
     enterprise: str
     mapping_id: str | None = None
     page: int | None = None
+    tenant: str | None = None
 
     def to_wire(self) -> dict[str, str]:
         wire = {"ch": self.channel, "ent": self.enterprise}
+        if self.tenant is not None:
+            wire["ten"] = self.tenant
         if self.mapping_id is not None:
             wire["id"] = self.mapping_id
         if self.page is not None:
@@ -56,7 +78,7 @@ class ActionContext:
 
     @classmethod
     def from_wire(cls, wire: dict[str, str]) -> ActionContext:
-        unknown = set(wire) - {"ch", "ent", "id", "page"}
+        unknown = set(wire) - {"ch", "ent", "id", "page", "ten"}
         if unknown or "ent" not in wire:
             raise TamperedAction("malformed context")
         page = wire.get("page")
@@ -67,10 +89,11 @@ class ActionContext:
             enterprise=wire["ent"],
             mapping_id=wire.get("id"),
             page=int(page) if page is not None else None,
+            tenant=wire.get("ten"),
         )
 
     def at(self, *, mapping_id: str | None = None, page: int | None = None) -> ActionContext:
-        return ActionContext(self.channel, self.enterprise, mapping_id, page)
+        return ActionContext(self.channel, self.enterprise, mapping_id, page, self.tenant)
 
 
 class _SignedData(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from contextsms.phone import EXTENSION_PROBLEM, InvalidPhoneNumber, normalize
@@ -18,7 +18,20 @@ class Verb(StrEnum):
     MAP = "map"
     REMAP = "remap"
     UNMAP = "unmap"
+    SETUP = "setup"
+    HISTORY = "history"
+    SETTINGS = "settings"
+    # Operators only (anyone else is answered as for a word the bot does not know).
+    ENTERPRISES = "enterprises"
+    NEW_ENTERPRISE = "new enterprise"
+    INVITE = "invite"
+    LINKS = "links"
+    UNLINK = "unlink"
 
+
+OPERATOR_VERBS = frozenset(
+    {Verb.ENTERPRISES, Verb.NEW_ENTERPRISE, Verb.INVITE, Verb.LINKS, Verb.UNLINK}
+)
 
 ALIASES: dict[str, Verb] = {
     "help": Verb.HELP, "?": Verb.HELP, "hi": Verb.HELP, "hello": Verb.HELP,
@@ -27,7 +40,14 @@ ALIASES: dict[str, Verb] = {
     "map": Verb.MAP, "add": Verb.MAP,
     "remap": Verb.REMAP, "move": Verb.REMAP,
     "unmap": Verb.UNMAP, "remove": Verb.UNMAP, "delete": Verb.UNMAP,
+    "setup": Verb.SETUP, "history": Verb.HISTORY, "settings": Verb.SETTINGS,
+    "enterprises": Verb.ENTERPRISES, "new-enterprise": Verb.NEW_ENTERPRISE,
+    "invite": Verb.INVITE, "links": Verb.LINKS, "unlink": Verb.UNLINK,
 }  # fmt: skip
+# Commands of two words: the first word, then the second.
+TWO_WORDS: dict[tuple[str, str], Verb] = {("new", "enterprise"): Verb.NEW_ENTERPRISE}
+# Commands whose words after the first are kept as typed (a code, an id): never a number.
+WITH_ARGUMENT = frozenset({Verb.SETUP, Verb.INVITE, Verb.UNLINK})
 
 NEEDS_NUMBER = frozenset({Verb.MAP, Verb.REMAP, Verb.UNMAP})
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
@@ -53,6 +73,8 @@ class Command:
     name: str | None = None
     problem: str | None = None  # why the number could not be read
     name_problem: str | None = None  # why the name cannot be used
+    # The words after a command of WITH_ARGUMENT. A setup code is a secret: never in a repr.
+    argument: str = field(default="", repr=False)
 
 
 def name_problem(name: str) -> str | None:
@@ -74,10 +96,15 @@ def clean_text(text: str) -> str:
 def parse(text: str, default_region: str = "US") -> Command:
     words = clean_text(text).split(" ")
     head = words[0].lower() if words and words[0] else ""
+    rest = words[1:]
+    verb = TWO_WORDS.get((head, rest[0].lower())) if rest else None
+    if verb is not None:
+        return Command(verb, word=verb.value, argument=" ".join(rest[1:]))
     verb = ALIASES.get(head)
     if verb is None:
         return Command(None, word=head)
-    rest = words[1:]
+    if verb in WITH_ARGUMENT:
+        return Command(verb, word=head, argument=" ".join(rest))
     if verb not in NEEDS_NUMBER:
         return Command(verb, word=head)
     if not rest:

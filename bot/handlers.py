@@ -1,5 +1,11 @@
 """The bot's behaviour: a message or a card action in, a card out. One handler per verb.
 
+Every command and card action acts on the enterprise its conversation's tenant (or team) is
+linked to (`bot.tenancy`), and only for the people its route lets in (`Access`): anyone may
+ask for help or set up with a code, any member of a linked team may look, owners change (or
+every member, where the link says so), operators of the reseller run the operator commands.
+Every mapping change is recorded in the audit trail, whatever its outcome.
+
 No Bot Framework types: `bot/teams.py` turns activities into `Conversation`s and back.
 """
 
@@ -8,13 +14,15 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Generic, TypeVar, assert_never
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any, Generic, TypeVar, assert_never
 
 from bot import activity_log
 from bot.actions import ActionContext, ActionSigner, CardAction, CardVerb, TamperedAction
-from bot.commands import Command, Verb, from_form, parse
-from bot.conversation import Conversation
+from bot.audit import Audit
+from bot.commands import OPERATOR_VERBS, Command, Verb, from_form, parse
+from bot.conversation import Conversation, Person, TeamDirectory
 from bot.mappings import (
     InAnotherChannel,
     Mapped,
@@ -25,8 +33,12 @@ from bot.mappings import (
     TakenInEnterprise,
     Unmapped,
 )
-from bot.tenancy import NoEnterprise, enterprise_for
+from bot.operations import InvalidEnterpriseForm, Operations, enterprise_form
+from bot.permissions import Allowed, CannotTell, NotAllowed, Permissions, Role
+from bot.storage.models import AuditAction, Link
+from bot.tenancy import Linked, NoTenant, SetupRefused, Tenancy
 from cards.elements import Card
+from cards.operator import link_target
 from cards.screens import PAGE_SIZE, Screens
 from contextsms import (
     ContextSMSError,
@@ -42,17 +54,11 @@ from contextsms.retry import Deadline
 
 log = logging.getLogger("bot")
 
-ChannelNames = Callable[[], Awaitable[dict[str, str]]]
-
 # How long one request may take at the API in all, retries included. Teams waits less (5 s
 # for a card action, 15 s for a message): bot/teams.py answers in time with a "working on it"
 # card and updates it when the work is done.
 API_DEADLINE = 30.0
-
-
-async def no_names() -> dict[str, str]:
-    return {}
-
+OWNER = "an owner of this team"  # who may do what only owners may, when Graph says who is not
 
 # What each API failure tells the person, most specific first.
 API_FAILURES: list[tuple[type[ContextSMSError], str, str]] = [
@@ -62,8 +68,8 @@ API_FAILURES: list[tuple[type[ContextSMSError], str, str]] = [
      "ContextSMS does not allow this bot's account to do that; ask your admin to check "
      "its rights."),
     (NotFound, "Not found",
-     "ContextSMS does not know this organization or number; ask your admin to check the bot's "
-     "enterprise setting."),
+     "ContextSMS does not know this organization or number; ask your provider to check this "
+     "organization's setup."),
     (ServerError, "ContextSMS had a problem",
      "Try again in a minute; if it keeps failing, give support the reference below."),
     (TransportError, "ContextSMS cannot be reached", "Try again in a minute."),
@@ -73,7 +79,6 @@ API_FAILURES: list[tuple[type[ContextSMSError], str, str]] = [
 
 @dataclass(frozen=True)
 class BotOptions:
-    enterprise_id: str | None
     default_region: str = "US"
     product: str = "ContextSMS"
     deadline: float = API_DEADLINE
@@ -89,25 +94,59 @@ class Refusal(Exception):
         self.outcome = outcome
 
 
+class Access(Enum):
+    ANYONE = "anyone"  # help, setup: in any tenant, linked or not
+    READ = "read"  # any member of a linked team
+    CHANGE = "change"  # owners and operators, or every member where the link says so
+    MANAGE = "manage"  # owners and operators (history, settings)
+    OPERATOR = "operator"  # the reseller's operators; anyone else is told nothing of it
+
+
+ON_THE_LINK = frozenset({Access.READ, Access.CHANGE, Access.MANAGE})
+
+
+@dataclass(frozen=True)
+class Change:
+    """A mapping change under way, recorded in the audit trail however it ends."""
+
+    action: AuditAction
+    number: str | None = None
+    before: str | None = None  # channel ids
+    after: str | None = None
+
+
 @dataclass
 class Turn:
-    """One message or action: where it comes from, its cards and its time budget."""
+    """One message or action: where it comes from, its link, its cards and its time budget."""
 
     conversation: Conversation
     screens: Screens
-    enterprise_id: str
+    link: Link | None
     limit: Deadline
-    names: ChannelNames
+    directory: TeamDirectory
+    operator: bool
+    change: Change | None = None
+    about_enterprises: bool = False  # an operator's change: an unknown outcome shows those
 
     @property
     def channel_id(self) -> str:
         assert self.conversation.channel_id is not None  # routes that need one check first
         return self.conversation.channel_id
 
+    @property
+    def enterprise_id(self) -> str:
+        assert self.link is not None  # routes on the link are admitted only with one
+        return self.link.enterprise_id
+
+    @property
+    def person(self) -> Person:
+        assert self.conversation.user is not None  # operators are known people
+        return self.conversation.user
+
     async def channel_names(self) -> dict[str, str]:
         """The team's channel names as Teams tells them; none when Teams cannot say."""
         try:
-            return await self.names()
+            return await self.directory.channel_names()
         except Exception:  # a name is a nicety: callers fall back to the id
             log.warning("could not read channel names", exc_info=True)
             return {}
@@ -134,32 +173,81 @@ H = TypeVar("H", CommandHandler, ActionHandler)
 @dataclass(frozen=True)
 class Route(Generic[H]):
     handler: H
-    in_channel: bool  # it maps numbers to the channel it comes from, so it needs one
+    access: Access
+    in_channel: bool = False  # it maps numbers to the channel it comes from, so it needs one
+    what: str = "map, move or unmap numbers here"  # what a refused person may not do
+    changes: bool = False  # it writes: a card made where no enterprise was linked may not
+
+
+def is_private(conversation: Conversation) -> bool:
+    """A personal chat with the bot: no team, no channel, and not a group chat (whose ids,
+    like channels', are Teams threads starting "19:")."""
+    return (
+        conversation.team_id is None
+        and not conversation.in_channel
+        and not (conversation.conversation_id or "").startswith("19:")
+    )
 
 
 class MappingBot:
-    def __init__(self, service: MappingService, signer: ActionSigner, options: BotOptions) -> None:
+    def __init__(
+        self, service: MappingService, signer: ActionSigner, options: BotOptions, *,
+        tenancy: Tenancy, permissions: Permissions, audit: Audit, operations: Operations,
+    ) -> None:  # fmt: skip
         self.service = service
         self.signer = signer
         self.options = options
+        self.tenancy = tenancy
+        self.permissions = permissions
+        self.audit = audit
+        self.operations = operations
+        history = "see this team's history"
+        settings = "change who may map numbers in this team"
         self._commands: dict[Verb, Route[CommandHandler]] = {
-            Verb.HELP: Route(self.help_command, in_channel=False),
-            Verb.LIST: Route(self.list_command, in_channel=False),
-            Verb.STATUS: Route(self.status_command, in_channel=True),
-            Verb.MAP: Route(self.map_command, in_channel=True),
-            Verb.REMAP: Route(self.remap_command, in_channel=True),
-            Verb.UNMAP: Route(self.unmap_command, in_channel=True),
+            Verb.HELP: Route(self.help_command, Access.ANYONE),
+            Verb.SETUP: Route(self.setup_command, Access.ANYONE),
+            Verb.LIST: Route(self.list_command, Access.READ),
+            Verb.STATUS: Route(self.status_command, Access.READ, in_channel=True),
+            Verb.MAP: Route(self.map_command, Access.CHANGE, in_channel=True),
+            Verb.REMAP: Route(self.remap_command, Access.CHANGE, in_channel=True),
+            Verb.UNMAP: Route(self.unmap_command, Access.CHANGE, in_channel=True),
+            Verb.HISTORY: Route(self.history_command, Access.MANAGE, what=history),
+            Verb.SETTINGS: Route(self.settings_command, Access.MANAGE, what=settings),
+            Verb.ENTERPRISES: Route(self.enterprises_command, Access.OPERATOR),
+            Verb.NEW_ENTERPRISE: Route(self.new_enterprise_command, Access.OPERATOR),
+            Verb.INVITE: Route(self.invite_command, Access.OPERATOR),
+            Verb.LINKS: Route(self.links_command, Access.OPERATOR),
+            Verb.UNLINK: Route(self.unlink_command, Access.OPERATOR),
         }
+        change, operator = Access.CHANGE, Access.OPERATOR
         self._verbs: dict[CardVerb, Route[ActionHandler]] = {
-            CardVerb.HELP: Route(self.on_help, in_channel=False),
-            CardVerb.LIST: Route(self.on_list, in_channel=False),
-            CardVerb.STATUS: Route(self.on_status, in_channel=True),
-            CardVerb.MAP: Route(self.on_map_form, in_channel=True),
-            CardVerb.REMAP: Route(self.on_remap_action, in_channel=True),
-            CardVerb.REMAP_PICK: Route(self.on_remap_pick, in_channel=True),
-            CardVerb.REMAP_MOVE: Route(self.on_remap_move, in_channel=True),
-            CardVerb.UNMAP_ASK: Route(self.on_unmap_ask, in_channel=True),
-            CardVerb.UNMAP_CONFIRM: Route(self.on_unmap_confirm, in_channel=True),
+            CardVerb.HELP: Route(self.on_help, Access.ANYONE),
+            CardVerb.SETUP: Route(self.on_setup, Access.ANYONE),
+            CardVerb.LIST: Route(self.on_list, Access.READ),
+            CardVerb.STATUS: Route(self.on_status, Access.READ, in_channel=True),
+            CardVerb.MAP: Route(self.on_map_form, change, in_channel=True, changes=True),
+            CardVerb.REMAP: Route(self.on_remap_action, change, in_channel=True, changes=True),
+            CardVerb.REMAP_PICK: Route(self.on_remap_pick, change, in_channel=True, changes=True),
+            CardVerb.REMAP_MOVE: Route(self.on_remap_move, change, in_channel=True, changes=True),
+            CardVerb.UNMAP_ASK: Route(self.on_unmap_ask, change, in_channel=True, changes=True),
+            CardVerb.UNMAP_CONFIRM: Route(
+                self.on_unmap_confirm, change, in_channel=True, changes=True
+            ),
+            CardVerb.HISTORY: Route(self.on_history, Access.MANAGE, what=history),
+            CardVerb.SETTINGS: Route(self.on_settings, Access.MANAGE, what=settings),
+            CardVerb.SETTINGS_MEMBERS_ON: Route(
+                self.on_members_may_change, Access.MANAGE, what=settings, changes=True
+            ),
+            CardVerb.SETTINGS_MEMBERS_OFF: Route(
+                self.on_only_owners_change, Access.MANAGE, what=settings, changes=True
+            ),
+            CardVerb.ENTERPRISES: Route(self.on_enterprises, operator),
+            CardVerb.ENTERPRISE_NEW: Route(self.on_enterprise_new, operator),
+            CardVerb.ENTERPRISE_CREATE: Route(self.on_enterprise_create, operator, changes=True),
+            CardVerb.INVITE: Route(self.on_invite, operator, changes=True),
+            CardVerb.LINKS: Route(self.on_links, operator),
+            CardVerb.UNLINK_ASK: Route(self.on_unlink_ask, operator),
+            CardVerb.UNLINK_CONFIRM: Route(self.on_unlink_confirm, operator, changes=True),
         }
 
     @property
@@ -171,42 +259,40 @@ class MappingBot:
     def command_verbs(self) -> frozenset[Verb]:
         return frozenset(self._commands)
 
-    def screens(self, conversation: Conversation, enterprise_id: str) -> Screens:
-        ctx = ActionContext(channel=conversation.channel_id or "", enterprise=enterprise_id)
+    def screens(self, conversation: Conversation, enterprise_id: str = "") -> Screens:
+        """The cards of this conversation, their buttons signed for its tenant, its channel and
+        `enterprise_id` ("" where none is linked)."""
+        ctx = ActionContext(
+            channel=conversation.channel_id or "", enterprise=enterprise_id,
+            tenant=conversation.tenant_id,
+        )  # fmt: skip
         return Screens(self.signer, ctx, self.options.product, self.options.default_region)
 
-    def _turn(self, conversation: Conversation, names: ChannelNames) -> Turn:
-        try:
-            enterprise_id = enterprise_for(conversation, self.options.enterprise_id)
-        except NoEnterprise:
-            screens = self.screens(conversation, "")
-            raise Refusal(
-                screens.problem(
-                    "Not set up yet",
-                    "This organization has no ContextSMS enterprise yet. Ask your admin or "
-                    f"your {self.options.product} provider to finish the setup.",
-                )
-            ) from None
+    async def _turn(self, conversation: Conversation, directory: TeamDirectory) -> Turn:
+        """The turn of this conversation, with its link (raises NoTenant)."""
+        link = await self.tenancy.link_of(conversation)
         return Turn(
-            conversation, self.screens(conversation, enterprise_id), enterprise_id,
-            Deadline(self.options.deadline), names,
+            conversation, self.screens(conversation, link.enterprise_id if link else ""), link,
+            Deadline(self.options.deadline), directory, self.permissions.is_operator(conversation),
         )  # fmt: skip
 
-    def _screens(self, conversation: Conversation) -> Screens:
-        return self.screens(conversation, self.options.enterprise_id or "")
+    def _no_tenant(self, conversation: Conversation) -> Card:
+        log.warning("activity without a tenant refused")
+        activity_log.note(outcome="refused")
+        return self.screens(conversation).no_tenant()
 
     # -- entry points ---------------------------------------------------------------------
 
     def welcome(self, conversation: Conversation) -> Card:
-        return self._screens(conversation).welcome()
+        return self.screens(conversation).welcome()
 
     def pending(self, conversation: Conversation) -> Card:
-        return self._screens(conversation).pending()
+        return self.screens(conversation).pending()
 
     def failed(self, conversation: Conversation) -> Card:
         """The card for work that raised: it may have changed something before it did."""
         activity_log.note(outcome="failed")
-        return self._screens(conversation).outcome_unknown(
+        return self.screens(conversation).outcome_unknown(
             "Something went wrong",
             "I could not finish this, so I cannot tell whether anything was changed.",
         )
@@ -215,57 +301,75 @@ class MappingBot:
         """The card for a card action that is not one of ours, as sent (nothing was done)."""
         log.warning("tampered card action refused: %s", problem)
         activity_log.note(outcome="refused")
-        return self._screens(conversation).problem(
+        return self.screens(conversation).problem(
             "This card action was not accepted",
             "The card's data was changed or is not one of mine, so nothing was done. "
             "Type `status` for a fresh card.",
         )
 
     async def on_message(
-        self, conversation: Conversation, text: str, names: ChannelNames = no_names
+        self, conversation: Conversation, text: str, directory: TeamDirectory
     ) -> Card:
         command = parse(text, self.options.default_region)
-        activity_log.note(verb=command.verb.value if command.verb else "unknown")
         try:
-            turn = self._turn(conversation, names)
-        except Refusal as refusal:
-            activity_log.note(outcome=refusal.outcome)
-            return refusal.card
-        return await self._guard(turn, self._command(turn, command))
+            turn = await self._turn(conversation, directory)
+        except NoTenant:
+            activity_log.note(verb=command.verb.value if command.verb else "unknown")
+            return self._no_tenant(conversation)
+        hidden = command.verb in OPERATOR_VERBS and not turn.operator
+        known = command.verb is not None and not hidden
+        activity_log.note(verb=command.verb.value if command.verb and known else "unknown")
+        return await self._guard(turn, self._command(turn, command, known))
 
     async def on_action(
-        self, conversation: Conversation, action: CardAction, names: ChannelNames = no_names
+        self, conversation: Conversation, action: CardAction, directory: TeamDirectory
     ) -> Card:
         """A card's button, parsed by `bot.actions.parse_invoke`: checked, then handled."""
         activity_log.note(verb=action.verb.value)
         try:
-            turn = self._turn(conversation, names)
             ctx = self.signer.verify(action)
-        except Refusal as refusal:
-            activity_log.note(outcome=refusal.outcome)
-            return refusal.card
         except TamperedAction as exc:
             return self.tampered(conversation, exc)
-        if ctx.channel != (conversation.channel_id or "") or ctx.enterprise != turn.enterprise_id:
-            log.warning(
-                "card action for another channel or enterprise refused (verb %r)",
-                action.verb.value,
-            )
+        try:
+            turn = await self._turn(conversation, directory)
+        except NoTenant:
+            return self._no_tenant(conversation)
+        route = self._verbs[action.verb]
+        refusal = self._foreign(turn, ctx, route)
+        if refusal is not None:
+            log.warning("card action refused: %s (verb %r)", refusal[0], action.verb.value)
             activity_log.note(outcome="refused")
-            return turn.screens.problem(
+            return refusal[1]
+        return await self._guard(turn, self._act(turn, route, ctx, action))
+
+    def _foreign(
+        self, turn: Turn, ctx: ActionContext, route: Route[ActionHandler]
+    ) -> tuple[str, Card] | None:
+        """Why a genuine card may not act here: made in another tenant, in another channel, or
+        for another enterprise than this conversation's link (cards made before tenants were
+        signed carry none, and are judged by their channel and enterprise)."""
+        conversation, screens = turn.conversation, turn.screens
+        if ctx.tenant is not None and ctx.tenant != conversation.tenant_id:
+            return "another tenant", screens.foreign_tenant()
+        if ctx.channel != (conversation.channel_id or ""):
+            return "another channel", screens.problem(
                 "This card belongs to another channel",
                 "Nothing was changed. Use the cards in the channel they were sent to, or "
                 "type `status` here.",
             )
-        route = self._verbs[action.verb]
-        if route.in_channel and not conversation.in_channel:
-            activity_log.note(outcome="refused")
-            return turn.screens.channel_only(action.verb.value)
-        return await self._guard(turn, route.handler(turn, ctx, action))
+        if route.access not in ON_THE_LINK:
+            return None
+        if ctx.enterprise == "":
+            # Made where no enterprise was linked: such a card carries no change.
+            return ("no enterprise", screens.relinked()) if route.changes else None
+        if turn.link is not None and turn.link.enterprise_id != ctx.enterprise:
+            return "another enterprise", screens.relinked()
+        return None
 
     async def _guard(self, turn: Turn, work: Awaitable[Card]) -> Card:
         """Turn API failures into short cards; never a trace, a token or a password, and
-        "nothing was changed" only when the client knows nothing was."""
+        "nothing was changed" only when the client knows nothing was. A change under way is
+        recorded with its outcome."""
         screens = turn.screens
         try:
             card = await work
@@ -276,21 +380,24 @@ class MappingBot:
             # Logged with the server's message and requestId; the person gets a short card.
             log.warning("ContextSMS call failed: %s", exc)
             reference = exc.request_id if isinstance(exc, ServerError) else None
+            outcome = "unknown" if exc.outcome_unknown else "failed"
+            await self._record(turn, outcome, reference)
+            activity_log.note(outcome=outcome)
             if exc.outcome_unknown:
-                activity_log.note(outcome="unknown")
                 if isinstance(exc, DeadlineExceeded):
                     return screens.outcome_unknown(
                         "No answer from ContextSMS",
                         "ContextSMS did not confirm the change in time, so it may or may not "
                         "have been applied.",
+                        enterprises=turn.about_enterprises,
                     )
                 return screens.outcome_unknown(
                     "ContextSMS did not confirm the change",
                     "ContextSMS had a problem after it received the change, so it may or may "
                     "not have been applied.",
                     reference,
+                    enterprises=turn.about_enterprises,
                 )
-            activity_log.note(outcome="failed")
             if isinstance(exc, DeadlineExceeded):
                 return screens.problem(
                     "ContextSMS is slow to answer", "Nothing was changed. Try again in a minute."
@@ -300,15 +407,82 @@ class MappingBot:
         activity_log.note(outcome="ok")
         return card
 
+    # -- who may do what ------------------------------------------------------------------
+
+    async def _admit(self, turn: Turn, route: Route[Any], word: str) -> None:
+        """Raise a Refusal unless this person may use `route` here. Before any call to
+        ContextSMS, so that a refused person changes nothing."""
+        screens, conversation = turn.screens, turn.conversation
+        match route.access:
+            case Access.ANYONE | Access.OPERATOR:
+                return  # operator routes are hidden from others before this
+            case Access.READ | Access.CHANGE | Access.MANAGE:
+                pass
+            case _:
+                assert_never(route.access)
+        if turn.link is None:
+            if route.access is Access.MANAGE and turn.operator:
+                return  # an operator's history of every organization; settings need a link
+            raise Refusal(screens.not_linked())
+        if route.in_channel and not conversation.in_channel:
+            raise Refusal(screens.channel_only(word))
+        if route.access is Access.READ:
+            return
+        # Managing is for owners even where every member may change mappings.
+        link = turn.link if route.access is Access.CHANGE else replace(
+            turn.link, members_may_change=False
+        )  # fmt: skip
+        answer = await self._may_change(turn, link)
+        match answer:
+            case Allowed(role):
+                if route.access is Access.MANAGE and role is Role.MEMBER:
+                    raise Refusal(screens.not_allowed(OWNER, route.what))
+            case NotAllowed(who_can):
+                raise Refusal(screens.not_allowed(who_can, route.what))
+            case CannotTell(reason):
+                log.warning("permissions could not be checked: %s", reason)
+                raise Refusal(screens.cannot_tell(route.what))
+            case _:
+                assert_never(answer)
+
+    async def _may_change(self, turn: Turn, link: Link) -> Allowed | NotAllowed | CannotTell:
+        try:
+            return await self.permissions.may_change(turn.conversation, link, turn.directory)
+        except Exception as exc:  # never allowed by default: what cannot be checked is refused
+            log.warning("permissions check failed (%s)", type(exc).__name__, exc_info=True)
+            return CannotTell(type(exc).__name__)
+
+    async def _record(self, turn: Turn, outcome: str, request_id: str | None = None) -> None:
+        """Record the change under way, if any, with its outcome (the audit never raises)."""
+        change, turn.change = turn.change, None
+        if change is None:
+            return
+        await self.audit.record(
+            change.action, outcome, conversation=turn.conversation, by=turn.conversation.user,
+            enterprise_id=turn.enterprise_id, number=change.number, before=change.before,
+            after=change.after, request_id=request_id,
+        )  # fmt: skip
+
     # -- typed commands (one handler per command) -----------------------------------------
 
-    async def _command(self, turn: Turn, command: Command) -> Card:
-        if command.verb is None:
-            return turn.screens.help(turn.conversation.in_channel, unknown=command.word or None)
+    async def _command(self, turn: Turn, command: Command, known: bool) -> Card:
+        if command.verb is None or not known:
+            # An operator command typed by anyone else reads as a word the bot does not know.
+            return turn.screens.help(
+                turn.conversation.in_channel, unknown=command.word or None,
+                operator=turn.operator,
+            )  # fmt: skip
         route = self._commands[command.verb]
-        if route.in_channel and not turn.conversation.in_channel:
-            raise Refusal(turn.screens.channel_only(command.word))
+        await self._admit(turn, route, command.word)
         return await route.handler(turn, command)
+
+    async def _act(
+        self, turn: Turn, route: Route[ActionHandler], ctx: ActionContext, action: CardAction
+    ) -> Card:
+        if route.access is Access.OPERATOR and not turn.operator:
+            return turn.screens.help(turn.conversation.in_channel)
+        await self._admit(turn, route, action.verb.value)
+        return await route.handler(turn, ctx, action)
 
     def _number(self, turn: Turn, command: Command) -> str:
         """The command's number, or a Refusal saying what is wrong with it or its name."""
@@ -326,7 +500,10 @@ class MappingBot:
         return command.number
 
     async def help_command(self, turn: Turn, command: Command) -> Card:
-        return turn.screens.help(turn.conversation.in_channel)
+        return turn.screens.help(turn.conversation.in_channel, operator=turn.operator)
+
+    async def setup_command(self, turn: Turn, command: Command) -> Card:
+        return await self._setup(turn, command.argument)
 
     async def list_command(self, turn: Turn, command: Command) -> Card:
         return await self._list_page(turn, 0)
@@ -351,6 +528,38 @@ class MappingBot:
             )
         return turn.screens.confirm_unmap(existing)
 
+    async def history_command(self, turn: Turn, command: Command) -> Card:
+        return await self._history(turn, None, 0)
+
+    async def settings_command(self, turn: Turn, command: Command) -> Card:
+        return turn.screens.settings(self._link(turn))
+
+    async def enterprises_command(self, turn: Turn, command: Command) -> Card:
+        return await self._enterprises_page(turn, 0)
+
+    async def new_enterprise_command(self, turn: Turn, command: Command) -> Card:
+        return turn.screens.enterprise_form()
+
+    async def invite_command(self, turn: Turn, command: Command) -> Card:
+        words = command.argument.split()
+        if not words:
+            raise Refusal(
+                turn.screens.operator_usage("invite", "an enterprise id, e.g. `invite E0000002`"),
+                "invalid",
+            )
+        return await self._invite(turn, words[0], team_scoped="team" in map(str.lower, words[1:]))
+
+    async def links_command(self, turn: Turn, command: Command) -> Card:
+        return await self._links_page(turn, 0)
+
+    async def unlink_command(self, turn: Turn, command: Command) -> Card:
+        target = command.argument.strip()
+        if not target:
+            raise Refusal(
+                turn.screens.operator_usage("unlink", "a tenant id or a team id"), "invalid"
+            )
+        return await self._confirm_unlink(turn, target)
+
     # -- what commands and cards share ----------------------------------------------------
 
     async def _status(self, turn: Turn, notice: str | None = None, page: int = 0) -> Card:
@@ -362,21 +571,35 @@ class MappingBot:
         return turn.screens.status(label, shown, notice, page, pages)
 
     async def _map(self, turn: Turn, number: str, name: str | None) -> Card:
+        turn.change = Change(AuditAction.MAP, number, after=turn.channel_id)
         outcome = await self.service.map(
             turn.enterprise_id, turn.channel_id, number, name, turn.limit
         )
         match outcome:
             case Mapped(mapping, already):
+                await self._done(turn, changed=not already)
                 return turn.screens.mapped(mapping, already)
             case TakenInEnterprise(mapping):
+                await self._done(turn, changed=False)
                 label = await turn.channel_label(mapping.messaging_app_id)
                 return turn.screens.taken_in_enterprise(mapping, label)
             case TakenElsewhere(taken):
+                await self._done(turn, changed=False)
                 return turn.screens.taken_elsewhere(taken)
             case _:
                 assert_never(outcome)
 
+    async def _done(self, turn: Turn, *, changed: bool) -> None:
+        """The change under way is over: recorded if it changed something."""
+        if changed:
+            await self._record(turn, "ok")
+        turn.change = None
+
     async def _move_here(self, turn: Turn, existing: Mapping | None, number: str) -> Card:
+        if existing is not None:
+            turn.change = Change(
+                AuditAction.REMAP, number, existing.messaging_app_id, turn.channel_id
+            )
         outcome = await self.service.move_here(
             turn.enterprise_id, turn.channel_id, existing, number, turn.limit
         )
@@ -384,6 +607,7 @@ class MappingBot:
             case NotMapped(missing):
                 return turn.screens.not_mapped(missing)
             case Moved(mapping, from_channel, already):
+                await self._done(turn, changed=not already)
                 source = await turn.channel_label(from_channel) if from_channel else None
                 return turn.screens.moved(mapping, source, already)
             case _:
@@ -430,10 +654,94 @@ class MappingBot:
             key=lambda item: item[1].lower(),
         )
 
+    async def _setup(self, turn: Turn, typed_code: str) -> Card:
+        """Link this tenant (or team) with a setup code. The code is never shown or logged."""
+        if not typed_code.strip():
+            return turn.screens.setup_without_code()
+        result = await self.tenancy.setup(turn.conversation, typed_code)
+        match result:
+            case Linked(link, previous):
+                # The answer's buttons act on the new link.
+                screens = self.screens(turn.conversation, link.enterprise_id)
+                return screens.linked(link, previous)
+            case SetupRefused(problem):
+                raise Refusal(turn.screens.setup_refused(problem))
+            case _:
+                assert_never(result)
+
+    async def _history(self, turn: Turn, before: str | None, page: int) -> Card:
+        """This team's latest changes; an operator outside a team sees every organization's."""
+        conversation = turn.conversation
+        whole = turn.operator and conversation.team_id is None
+        if not whole and conversation.team_id is None:
+            raise Refusal(turn.screens.channel_only("history"))
+        entries = await self.audit.history(
+            tenant_id=None if whole else conversation.tenant_id,
+            team_id=None if whole else conversation.team_id,
+            before_id=before, limit=PAGE_SIZE + 1,
+        )  # fmt: skip
+        older = entries[PAGE_SIZE - 1].entry_id if len(entries) > PAGE_SIZE else None
+        names = {} if whole else await turn.channel_names()
+        return turn.screens.history(entries[:PAGE_SIZE], names, page=page, older=older, whole=whole)
+
+    def _link(self, turn: Turn) -> Link:
+        """The link a setting changes; an operator where none is has nothing to set."""
+        if turn.link is None:
+            raise Refusal(turn.screens.not_linked())
+        return turn.link
+
+    async def _members_may_change(self, turn: Turn, value: bool) -> Card:
+        link = await self.tenancy.set_members_may_change(
+            self._link(turn), value, by=turn.conversation.user
+        )
+        notice = (
+            "Every member may now map, move and unmap numbers."
+            if value
+            else "Only the team's owners may now map, move and unmap numbers."
+        )
+        return turn.screens.settings(link, notice)
+
+    async def _enterprises_page(self, turn: Turn, page: int) -> Card:
+        rows = await self.operations.enterprises(deadline=turn.limit.remaining())
+        pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+        page = min(max(page, 0), pages - 1)
+        return turn.screens.enterprises(
+            rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], page, pages
+        )
+
+    async def _invite(self, turn: Turn, enterprise_id: str, *, team_scoped: bool) -> Card:
+        """A setup code, shown only in the operator's personal chat with the bot."""
+        if not is_private(turn.conversation):
+            raise Refusal(turn.screens.invite_in_private())
+        try:
+            issued = await self.operations.invite(
+                enterprise_id, by=turn.person, team_scoped=team_scoped,
+                deadline=turn.limit.remaining(),
+            )  # fmt: skip
+        except NotFound:
+            raise Refusal(turn.screens.unknown_enterprise(enterprise_id), "invalid") from None
+        return turn.screens.invite(issued)
+
+    async def _links_page(self, turn: Turn, page: int) -> Card:
+        rows = await self.tenancy.links()
+        pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+        page = min(max(page, 0), pages - 1)
+        return turn.screens.links(rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], page, pages)
+
+    async def _confirm_unlink(self, turn: Turn, target: str) -> Card:
+        wanted = target.lower()
+        matches = [x for x in await self.tenancy.links() if link_target(x).lower() == wanted]
+        if not matches:
+            raise Refusal(turn.screens.unlinked(target, []), "invalid")
+        return turn.screens.confirm_unlink(target, matches)
+
     # -- card actions (one handler per verb) ----------------------------------------------
 
     async def on_help(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
-        return turn.screens.help(turn.conversation.in_channel)
+        return turn.screens.help(turn.conversation.in_channel, operator=turn.operator)
+
+    async def on_setup(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return await self._setup(turn, action.text_input("code") or "")
 
     async def on_status(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
         return await self._status(turn, page=ctx.page or 0)
@@ -474,21 +782,77 @@ class MappingBot:
                 "invalid",
             )
         existing = await self._still_here(turn, existing)
+        turn.change = Change(AuditAction.REMAP, existing.phone_number, turn.channel_id, target)
         moved = await self.service.move(existing, target, turn.limit)
+        await self._done(turn, changed=not moved.already)
         return turn.screens.moved_away(moved.mapping, channels[target], already=moved.already)
 
     async def on_unmap_ask(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
         return turn.screens.confirm_unmap(await self._mapping_here(turn, ctx))
 
     async def on_unmap_confirm(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
-        outcome = await self.service.unmap(
-            turn.enterprise_id, turn.channel_id, ctx.mapping_id or "", turn.limit
-        )
+        existing = await self.service.by_id(turn.enterprise_id, ctx.mapping_id or "", turn.limit)
+        if existing is not None and existing.messaging_app_id == turn.channel_id:
+            turn.change = Change(AuditAction.UNMAP, existing.phone_number, turn.channel_id)
+        outcome = await self.service.unmap(turn.channel_id, existing, turn.limit)
         match outcome:
             case InAnotherChannel(mapping):
                 label = await turn.channel_label(mapping.messaging_app_id)
                 return turn.screens.in_another_channel(mapping, label)
             case Unmapped(number, already):
+                await self._done(turn, changed=not already)
                 return turn.screens.unmapped(number, already)
             case _:
                 assert_never(outcome)
+
+    async def on_history(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return await self._history(turn, ctx.mapping_id, ctx.page or 0)
+
+    async def on_settings(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return turn.screens.settings(self._link(turn))
+
+    async def on_members_may_change(
+        self, turn: Turn, ctx: ActionContext, action: CardAction
+    ) -> Card:
+        return await self._members_may_change(turn, True)
+
+    async def on_only_owners_change(
+        self, turn: Turn, ctx: ActionContext, action: CardAction
+    ) -> Card:
+        return await self._members_may_change(turn, False)
+
+    async def on_enterprises(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return await self._enterprises_page(turn, ctx.page or 0)
+
+    async def on_enterprise_new(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return turn.screens.enterprise_form()
+
+    async def on_enterprise_create(
+        self, turn: Turn, ctx: ActionContext, action: CardAction
+    ) -> Card:
+        values = {k: action.text_input(k) or "" for k in ("name", "contact", "number", "email")}
+        try:
+            form = enterprise_form(**values, region=self.options.default_region)
+        except InvalidEnterpriseForm as exc:
+            raise Refusal(
+                turn.screens.enterprise_form(values, list(exc.problems)), "invalid"
+            ) from None
+        turn.about_enterprises = True
+        created = await self.operations.new_enterprise(
+            form, by=turn.conversation.user, deadline=turn.limit.remaining()
+        )
+        return turn.screens.enterprise_created(created.enterprise_id, created.name)
+
+    async def on_invite(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return await self._invite(turn, ctx.mapping_id or "", team_scoped=False)
+
+    async def on_links(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return await self._links_page(turn, ctx.page or 0)
+
+    async def on_unlink_ask(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        return await self._confirm_unlink(turn, ctx.mapping_id or "")
+
+    async def on_unlink_confirm(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
+        target = ctx.mapping_id or ""
+        removed = await self.operations.unlink(target, by=turn.conversation.user)
+        return turn.screens.unlinked(target, removed)

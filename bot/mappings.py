@@ -118,12 +118,12 @@ class MappingService:
         return Moved(moved, from_channel=existing.messaging_app_id)
 
     async def unmap(
-        self, enterprise_id: str, channel_id: str, mapping_id: str, limit: Deadline
+        self, channel_id: str, existing: Mapping | None, limit: Deadline
     ) -> Unmapped | InAnotherChannel:
-        existing = await self.by_id(enterprise_id, mapping_id, limit)
+        """Unmap `existing` (as just looked up by id) if it is still this channel's."""
         if existing is None:
             return Unmapped(None, already=True)
         if existing.messaging_app_id != channel_id:
             return InAnotherChannel(existing)
-        await self._client.delete_mapping(mapping_id, deadline=limit.remaining())
+        await self._client.delete_mapping(existing.id, deadline=limit.remaining())
         return Unmapped(existing.phone_number)

@@ -3,52 +3,33 @@ for that channel and enterprise."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
-
 import phonenumbers
 
-from bot.actions import ActionContext, CardVerb
+from bot.actions import CardVerb
 from bot.commands import NAME_LIMIT
+from cards.base import PAGE_SIZE, TYPED_LIMIT, number_text, when
 from cards.elements import (
     Card,
     Element,
     action_set,
     card,
     container,
-    execute,
     facts,
     heading,
     text,
 )
 from cards.markdown import plain, shorten
+from cards.operator import OperatorScreens
+from cards.organization import OrganizationScreens
 from contextsms.models import Mapping
-from contextsms.phone import national_format
 
-Sign = Callable[[CardVerb, ActionContext], dict[str, Any]]
+__all__ = ["PAGE_SIZE", "Screens", "number_text", "when"]
 
 # What Input.Text accepts before Teams sends the form: digits, spaces and the usual signs,
 # 7 to 20 characters. The bot checks the number again, fully.
 NUMBER_PATTERN = r"^(tel:)?[+(]?[0-9][0-9 ().\-]{5,18}[0-9]$"
-PAGE_SIZE = 10  # numbers on a page of `status` or `list`: a full page stays far under 28 KB
 CHANNEL_CHOICES = 50  # channels offered on one "Move this number" card
 CHANNEL_LIMIT = 60  # characters of a channel's name shown in a choice
-TYPED_LIMIT = 40  # characters of what a person typed, when a card shows it back
-
-
-def when(value: datetime | None) -> str:
-    if value is None:
-        return "unknown"
-    # Adaptive Cards format dates in the reader's own time zone and language.
-    iso = value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{{{{DATE({iso}, SHORT)}}}} {{{{TIME({iso})}}}}"
-
-
-def number_text(e164: str) -> str:
-    """A number as its country writes it, with its E.164 form: `(555) 987-6543 (+15559876543)`."""
-    national = national_format(e164)
-    return f"{national} ({e164})" if national != e164 else national
 
 
 def number_label(mapping: Mapping) -> str:
@@ -71,25 +52,14 @@ def example_number(region: str) -> tuple[str, str]:
     return str(e164), str(national)
 
 
-class Screens:
-    def __init__(
-        self, sign: Sign, ctx: ActionContext, product: str = "ContextSMS", region: str = "US"
-    ) -> None:
-        self._sign = sign
-        self._ctx = ctx
-        self.product = product
-        self.region = region
-
-    def act(
-        self, title: str, verb: CardVerb, *, style: str | None = None, inputs: bool = False,
-        mapping_id: str | None = None, page: int | None = None,
-    ) -> Element:  # fmt: skip
-        data = self._sign(verb, self._ctx.at(mapping_id=mapping_id, page=page))
-        return execute(title, verb.value, data, style=style, inputs=inputs)
+class Screens(OrganizationScreens, OperatorScreens):
+    """Every card of one conversation: the mapping screens here, the organization's and the
+    operators' in their own modules."""
 
     # -- help and welcome ---------------------------------------------------------------
 
-    def help(self, in_channel: bool, unknown: str | None = None) -> Card:
+    def help(self, in_channel: bool, unknown: str | None = None, *, operator: bool = False) -> Card:
+        """What the bot does; the operators' commands only to operators."""
         body: list[Element] = [heading(f"{self.product} for Teams")]
         if unknown:
             body.append(
@@ -110,9 +80,27 @@ class Screens:
                 ("unmap <number>", "Stop routing a number to this channel (asks first)"),
                 ("status", "This channel's numbers"),
                 ("list", "All your organization's numbers, by channel"),
+                ("history", "This team's latest changes (owners)"),
+                ("settings", "Who may change this team's numbers (owners)"),
+                ("setup <code>", f"Set up your organization with a code from your "
+                                 f"{self.product} provider"),
                 ("help", "This card"),
             ]),
+            text("Anyone in the team may look; mapping, moving and unmapping are for the "
+                 "team's owners unless they let every member.", subtle=True),
         ]  # fmt: skip
+        if operator:
+            body += [
+                text("For operators", weight="Bolder"),
+                facts([
+                    ("enterprises", "Your CSP's enterprises and what each is linked to"),
+                    ("new enterprise", "Create an enterprise"),
+                    ("invite <enterpriseId> [team]",
+                     "A one-time setup code (in a personal chat only)"),
+                    ("links", "Every organization and team linked, and to which enterprise"),
+                    ("unlink <tenant or team id>", "Remove a link (asks first)"),
+                ]),
+            ]  # fmt: skip
         if not in_channel:
             body.append(text("Mapping works in a channel of a team: add me to a team first.",
                              subtle=True))  # fmt: skip
@@ -123,6 +111,8 @@ class Screens:
                 self.act("Map a number", CardVerb.STATUS),
                 self.act("This channel's numbers", CardVerb.STATUS),
             ]
+        if operator:
+            actions.append(self.act("Enterprises", CardVerb.ENTERPRISES))
         return card(body, actions)
 
     def welcome(self) -> Card:
@@ -137,6 +127,11 @@ class Screens:
                     "**First step:** in the channel that should receive a number's messages, "
                     "write `@" + self.product + " map` followed by the number, for example "
                     "`map (555) 987-6543 Front desk`."
+                ),
+                text(
+                    "Not set up yet? Your organization's admin types `setup` and the code "
+                    f"from your {self.product} provider.",
+                    subtle=True,
                 ),
             ],
             [self.act("Help", CardVerb.HELP), self.act("This channel's numbers", CardVerb.STATUS)],
@@ -218,17 +213,6 @@ class Screens:
         actions = self._pager(CardVerb.STATUS, page, pages, body)
         body.append(container(self.map_form(), style="emphasis", separator=True))
         return card(body, [*actions, self.act("All numbers", CardVerb.LIST)])
-
-    def _pager(self, verb: CardVerb, page: int, pages: int, body: list[Element]) -> list[Element]:
-        """The page's number at the end of `body`, and the Previous and Next buttons."""
-        actions: list[Element] = []
-        if pages > 1:
-            body.append(text(f"Page {page + 1} of {pages}", subtle=True))
-            if page > 0:
-                actions.append(self.act("Previous", verb, page=page - 1))
-            if page + 1 < pages:
-                actions.append(self.act("Next", verb, page=page + 1))
-        return actions
 
     # -- results --------------------------------------------------------------------------
 
@@ -444,13 +428,19 @@ class Screens:
             body.append(text(f"Support reference: {plain(request_id, TYPED_LIMIT)}", subtle=True))
         return card(body, [self.act("This channel's numbers", CardVerb.STATUS)])
 
-    def outcome_unknown(self, title: str, detail: str, request_id: str | None = None) -> Card:
-        """A change that may or may not have been applied: the one way to know is to look."""
-        body = [
-            heading(title, "warning"),
-            text(f"{detail} Check this channel's numbers before trying again."),
-        ]
+    def outcome_unknown(
+        self, title: str, detail: str, request_id: str | None = None, *,
+        enterprises: bool = False,
+    ) -> Card:  # fmt: skip
+        """A change that may or may not have been applied: the one way to know is to look (at
+        this channel's numbers, or at the CSP's enterprises for an operator's change)."""
+        what = "the enterprises" if enterprises else "this channel's numbers"
+        body = [heading(title, "warning"), text(f"{detail} Check {what} before trying again.")]
         if request_id:
             body.append(text(f"Support reference: {plain(request_id, TYPED_LIMIT)}", subtle=True))
-        return card(body, [self.act("Show this channel's numbers now", CardVerb.STATUS,
-                                    style="positive")])  # fmt: skip
+        look = (
+            self.act("Show the enterprises now", CardVerb.ENTERPRISES, style="positive")
+            if enterprises
+            else self.act("Show this channel's numbers now", CardVerb.STATUS, style="positive")
+        )
+        return card(body, [look])

@@ -1,0 +1,63 @@
+"""What every screen shares: the signed buttons of one conversation, paging, and how dates and
+numbers are written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.actions import ActionContext, CardVerb
+from cards.elements import Element, execute, text
+from contextsms.phone import national_format
+
+Sign = Callable[[CardVerb, ActionContext], dict[str, Any]]
+
+PAGE_SIZE = 10  # rows on a page (numbers, enterprises, links, history): far under 28 KB
+TYPED_LIMIT = 40  # characters of what a person typed, when a card shows it back
+NAME_SHOWN = 100  # characters of a name from elsewhere (an enterprise, a person)
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return "unknown"
+    # Adaptive Cards format dates in the reader's own time zone and language.
+    iso = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{{{{DATE({iso}, SHORT)}}}} {{{{TIME({iso})}}}}"
+
+
+def number_text(e164: str) -> str:
+    """A number as its country writes it, with its E.164 form: `(555) 987-6543 (+15559876543)`."""
+    national = national_format(e164)
+    return f"{national} ({e164})" if national != e164 else national
+
+
+class ScreenBase:
+    """Bound to one conversation: its buttons are signed for that tenant, channel and
+    enterprise."""
+
+    def __init__(
+        self, sign: Sign, ctx: ActionContext, product: str = "ContextSMS", region: str = "US"
+    ) -> None:
+        self._sign = sign
+        self._ctx = ctx
+        self.product = product
+        self.region = region
+
+    def act(
+        self, title: str, verb: CardVerb, *, style: str | None = None, inputs: bool = False,
+        mapping_id: str | None = None, page: int | None = None,
+    ) -> Element:  # fmt: skip
+        data = self._sign(verb, self._ctx.at(mapping_id=mapping_id, page=page))
+        return execute(title, verb.value, data, style=style, inputs=inputs)
+
+    def _pager(self, verb: CardVerb, page: int, pages: int, body: list[Element]) -> list[Element]:
+        """The page's number at the end of `body`, and the Previous and Next buttons."""
+        actions: list[Element] = []
+        if pages > 1:
+            body.append(text(f"Page {page + 1} of {pages}", subtle=True))
+            if page > 0:
+                actions.append(self.act("Previous", verb, page=page - 1))
+            if page + 1 < pages:
+                actions.append(self.act("Next", verb, page=page + 1))
+        return actions

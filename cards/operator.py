@@ -1,0 +1,254 @@
+"""The cards of the reseller's operators: enterprises, setup codes, links."""
+
+from __future__ import annotations
+
+from bot.actions import CardVerb
+from bot.commands import NAME_LIMIT
+from bot.operations import EMAIL_LIMIT, EnterpriseLinks, FieldProblem
+from bot.storage.models import Link
+from bot.tenancy import IssuedCode
+from cards.base import NAME_SHOWN, TYPED_LIMIT, ScreenBase, when
+from cards.elements import Card, Element, action_set, card, container, facts, heading, text
+from cards.markdown import plain
+
+LINKS_SHOWN = 3  # links named under one enterprise; the others are counted
+FIELD_LABELS = {"name": "Name", "contact": "Contact", "number": "Phone number", "email": "Email"}
+
+
+def link_target(link: Link) -> str:
+    """What `unlink` takes to remove this link: its team, or its tenant."""
+    return link.team_id or link.tenant_id
+
+
+def link_words(link: Link) -> str:
+    tenant = plain(link.tenant_id, NAME_SHOWN)
+    if link.team_id:
+        return f"team {plain(link.team_id, NAME_SHOWN)} of tenant {tenant}"
+    return f"tenant {tenant}"
+
+
+class OperatorScreens(ScreenBase):
+    def enterprises(self, rows: list[EnterpriseLinks], page: int, pages: int) -> Card:
+        body: list[Element] = [heading("Enterprises")]
+        if not rows:
+            body.append(text("Your CSP has no enterprise yet. Create one with **New enterprise**."))
+        for row in rows:
+            ent = row.enterprise
+            links = [link_words(link) for link in row.links[:LINKS_SHOWN]]
+            if len(row.links) > LINKS_SHOWN:
+                links.append(f"{len(row.links) - LINKS_SHOWN} more")
+            linked = "Linked to " + "; ".join(links) if links else "Not linked yet"
+            body.append(
+                container(
+                    [
+                        text(
+                            f"**{plain(ent.name, NAME_SHOWN)}** "
+                            f"({plain(ent.enterprise_id, NAME_SHOWN)})"
+                        ),
+                        text(linked, subtle=True),
+                        action_set(
+                            [self.act("Invite", CardVerb.INVITE, mapping_id=ent.enterprise_id)]
+                        ),
+                    ],
+                    separator=True,
+                )
+            )
+        actions = self._pager(CardVerb.ENTERPRISES, page, pages, body)
+        return card(
+            body,
+            [
+                *actions,
+                self.act("New enterprise", CardVerb.ENTERPRISE_NEW),
+                self.act("Links", CardVerb.LINKS),
+            ],
+        )
+
+    def enterprise_form(
+        self, values: dict[str, str] | None = None, problems: list[FieldProblem] | None = None
+    ) -> Card:
+        values = values or {}
+        body: list[Element] = [heading("New enterprise")]
+        if problems:
+            body.append(text("Please correct these fields. Nothing was created.", weight="Bolder"))
+            body.append(facts([(FIELD_LABELS.get(p.field, p.field), p.problem) for p in problems]))
+
+        def field(key: str, label: str, placeholder: str, limit: int) -> Element:
+            return {
+                "type": "Input.Text",
+                "id": key,
+                "label": label,
+                "placeholder": placeholder,
+                "value": values.get(key, "")[:limit],
+                "isRequired": True,
+                "maxLength": limit,
+                "errorMessage": f"Enter the {label.lower()}",
+            }
+
+        body += [
+            field("name", "Name", "Sunshine Dental Clinic", NAME_LIMIT),
+            field("contact", "Contact", "Dr. Maria Rodriguez", NAME_LIMIT),
+            field("number", "Phone number", "+15559876543", 32),
+            field("email", "Email", "maria@sunshinedental.com", EMAIL_LIMIT),
+        ]
+        return card(
+            body,
+            [
+                self.act("Create", CardVerb.ENTERPRISE_CREATE, style="positive", inputs=True),
+                self.act("Enterprises", CardVerb.ENTERPRISES),
+            ],
+        )
+
+    def enterprise_created(self, enterprise_id: str, name: str) -> Card:
+        return card(
+            [
+                heading("Enterprise created", "good"),
+                text(
+                    f"**{plain(name, NAME_SHOWN)}** is enterprise "
+                    f"**{plain(enterprise_id, NAME_SHOWN)}**. Invite its organization with a "
+                    "setup code."
+                ),
+            ],
+            [
+                self.act("Invite", CardVerb.INVITE, style="positive", mapping_id=enterprise_id),
+                self.act("Enterprises", CardVerb.ENTERPRISES),
+            ],
+        )
+
+    def invite(self, issued: IssuedCode) -> Card:
+        where = (
+            "in a channel of the team that should use it"
+            if issued.team_scoped
+            else "in a channel of any team of their organization, or in a personal chat with me"
+        )
+        return card(
+            [
+                heading(f"Setup code for {plain(issued.enterprise_id, NAME_SHOWN)}", "good"),
+                {
+                    "type": "TextBlock",
+                    "text": issued.code,
+                    "fontType": "Monospace",
+                    "size": "ExtraLarge",
+                    "weight": "Bolder",
+                    "wrap": True,
+                },
+                text(
+                    f"Give it to the organization's admin, privately. They type "
+                    f"`setup {issued.code}` {where}."
+                ),
+                facts(
+                    [
+                        ("Expires", when(issued.expires_at)),
+                        ("Works", "once"),
+                        ("Sets up", "one team" if issued.team_scoped else "the whole organization"),
+                    ]
+                ),
+                text("Only you see this code: it is not stored or logged in clear.", subtle=True),
+            ],
+            [self.act("Enterprises", CardVerb.ENTERPRISES)],
+        )
+
+    def invite_in_private(self) -> Card:
+        return card(
+            [
+                heading("Setup codes are shown in a personal chat only", "warning"),
+                text(
+                    "So that only you see it, open a personal chat with me and type "
+                    "`invite <enterpriseId>` there. No code was made."
+                ),
+            ]
+        )
+
+    def operator_usage(self, command: str, example: str) -> Card:
+        return card(
+            [
+                heading(f"{command.capitalize()} what?"),
+                text(f"Type `{command}` followed by {example}. Nothing was changed."),
+            ],
+            [self.act("Enterprises", CardVerb.ENTERPRISES), self.act("Links", CardVerb.LINKS)],
+        )
+
+    def unknown_enterprise(self, enterprise_id: str) -> Card:
+        return card(
+            [
+                heading("No such enterprise", "attention"),
+                text(
+                    f"Your CSP has no enterprise **{plain(enterprise_id, TYPED_LIMIT)}**. "
+                    "No code was made."
+                ),
+            ],
+            [self.act("Enterprises", CardVerb.ENTERPRISES)],
+        )
+
+    def links(self, rows: list[Link], page: int, pages: int) -> Card:
+        body: list[Element] = [heading("Links")]
+        if not rows:
+            body.append(text("No organization is linked yet. Invite one from **Enterprises**."))
+        for link in rows:
+            who = "every member" if link.members_may_change else "owners"
+            body.append(
+                container(
+                    [
+                        text(
+                            f"{link_words(link).capitalize()} uses "
+                            f"**{plain(link.enterprise_id, NAME_SHOWN)}**"
+                        ),
+                        text(
+                            f"Since {when(link.linked_at)}; {who} may change mappings", subtle=True
+                        ),
+                        action_set(
+                            [self.act("Unlink", CardVerb.UNLINK_ASK, mapping_id=link_target(link))]
+                        ),
+                    ],
+                    separator=True,
+                )
+            )
+        actions = self._pager(CardVerb.LINKS, page, pages, body)
+        return card(body, [*actions, self.act("Enterprises", CardVerb.ENTERPRISES)])
+
+    def confirm_unlink(self, target: str, links: list[Link]) -> Card:
+        return card(
+            [
+                heading("Unlink?", "warning"),
+                text(
+                    "; ".join(
+                        f"{link_words(x).capitalize()} uses "
+                        f"**{plain(x.enterprise_id, NAME_SHOWN)}**"
+                        for x in links[:2]
+                    )
+                ),
+                text(
+                    f"Its people will not be able to use {self.product} until it is set up "
+                    "again with a new code."
+                ),
+            ],
+            [
+                self.act("Unlink", CardVerb.UNLINK_CONFIRM, style="destructive", mapping_id=target),
+                self.act("Cancel", CardVerb.LINKS),
+            ],
+        )
+
+    def unlinked(self, target: str, removed: list[Link]) -> Card:
+        if not removed:
+            return card(
+                [
+                    heading("Nothing to unlink"),
+                    text(
+                        f"Nothing is linked as **{plain(target, TYPED_LIMIT)}**. "
+                        "Nothing was changed."
+                    ),
+                ],
+                [self.act("Links", CardVerb.LINKS)],
+            )
+        return card(
+            [
+                heading("Unlinked", "good"),
+                text(
+                    "; ".join(
+                        f"{link_words(x).capitalize()} no longer uses "
+                        f"**{plain(x.enterprise_id, NAME_SHOWN)}**"
+                        for x in removed[:2]
+                    )
+                ),
+            ],
+            [self.act("Links", CardVerb.LINKS)],
+        )

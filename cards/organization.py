@@ -1,0 +1,270 @@
+"""The cards of an organization's setup, its people's roles, its history and its settings."""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from bot.actions import CardVerb
+from bot.storage.models import AuditAction, AuditEntry, Link
+from bot.tenancy import SetupProblem
+from cards.base import NAME_SHOWN, ScreenBase, number_text, when
+from cards.elements import Card, Element, action_set, card, container, heading, text
+from cards.markdown import plain
+
+CODE_EXAMPLE = "ABCDE-12345"
+
+ACTION_WORDS: dict[AuditAction, str] = {
+    AuditAction.MAP: "Mapped",
+    AuditAction.REMAP: "Moved",
+    AuditAction.UNMAP: "Unmapped",
+    AuditAction.LINK: "Linked",
+    AuditAction.UNLINK: "Unlinked",
+    AuditAction.ENTERPRISE_CREATED: "Enterprise created",
+    AuditAction.CODE_ISSUED: "Setup code made",
+    AuditAction.CODE_USED: "Setup code used",
+    AuditAction.SETUP_FAILED: "Setup refused",
+    AuditAction.SETTINGS_CHANGED: "Settings changed",
+}
+
+
+def setup_refusal(problem: SetupProblem, product: str) -> tuple[str, str]:
+    """The title and the plain words of a refused setup. Never the code that was typed."""
+    match problem:
+        case SetupProblem.WRONG:
+            return (
+                "That setup code is not right",
+                f"Check it with your {product} provider (a code looks like {CODE_EXAMPLE}) "
+                "and type it again. After 5 wrong codes in an hour, setup is paused for an "
+                "hour.",
+            )
+        case SetupProblem.USED:
+            return (
+                "That setup code was already used",
+                f"A code works once. Ask your {product} provider for a new one.",
+            )
+        case SetupProblem.EXPIRED:
+            return ("That setup code has expired", f"Ask your {product} provider for a new one.")
+        case SetupProblem.FOREIGN:
+            return (
+                "That setup code is for another organization",
+                f"Ask your {product} provider for a code made for yours.",
+            )
+        case SetupProblem.LOCKED:
+            return (
+                "Setup is paused for an hour",
+                "Too many wrong setup codes were typed in your organization in the last "
+                "hour. Try again in an hour.",
+            )
+        case SetupProblem.NEEDS_TEAM:
+            return (
+                "That setup code is for one team",
+                "Type `setup` and the code in a channel of the team it should set up.",
+            )
+        case _:
+            assert_never(problem)
+
+
+class OrganizationScreens(ScreenBase):
+    # -- which organization, and is it set up --------------------------------------------
+
+    def no_tenant(self) -> Card:
+        return card(
+            [
+                heading("Nothing can be done here", "attention"),
+                text(
+                    "This conversation does not say which organization it belongs to, so I "
+                    "cannot act here. Nothing was changed."
+                ),
+            ]
+        )
+
+    def _setup_form(self) -> list[Element]:
+        return [
+            {
+                "type": "Input.Text",
+                "id": "code",
+                "label": "Setup code",
+                "placeholder": CODE_EXAMPLE,
+                "isRequired": True,
+                "maxLength": 40,
+                "errorMessage": "Enter the setup code your provider gave you",
+            },
+            action_set([self.act("Set up", CardVerb.SETUP, style="positive", inputs=True)]),
+        ]
+
+    def not_linked(self) -> Card:
+        return card(
+            [
+                heading("Not set up yet", "warning"),
+                text(
+                    f"Your organization is not set up for {self.product} yet, so I cannot show "
+                    "or change its numbers. Nothing was changed."
+                ),
+                text(
+                    f"To set it up, ask your {self.product} provider for a setup code, then "
+                    "type `setup <code>` here, or enter it below."
+                ),
+                container(self._setup_form(), style="emphasis", separator=True),
+            ],
+            [self.act("Help", CardVerb.HELP)],
+        )
+
+    def setup_without_code(self) -> Card:
+        return card(
+            [
+                heading("Which setup code?"),
+                text(
+                    f"Type `setup` followed by the code your {self.product} provider gave you, "
+                    f"for example `setup {CODE_EXAMPLE}`, or enter it below."
+                ),
+                container(self._setup_form(), style="emphasis", separator=True),
+            ],
+            [self.act("Help", CardVerb.HELP)],
+        )
+
+    def linked(self, link: Link, previous: Link | None) -> Card:
+        scope = "This team" if link.team_id else "Your organization"
+        body: list[Element] = [
+            heading("Set up", "good"),
+            text(
+                f"{scope} now uses the {self.product} enterprise "
+                f"**{plain(link.enterprise_id, NAME_SHOWN)}**. Map a number in a channel with "
+                "`map <number>`."
+            ),
+        ]
+        if previous is not None and previous.enterprise_id != link.enterprise_id:
+            body.append(
+                text(
+                    f"It used **{plain(previous.enterprise_id, NAME_SHOWN)}** before: cards "
+                    "sent before now no longer act.",
+                    subtle=True,
+                )
+            )
+        return card(body, [self.act("Help", CardVerb.HELP), self.act("All numbers", CardVerb.LIST)])
+
+    def setup_refused(self, problem: SetupProblem) -> Card:
+        title, detail = setup_refusal(problem, self.product)
+        body: list[Element] = [heading(title, "attention"), text(f"{detail} Nothing was linked.")]
+        if problem is not SetupProblem.LOCKED:
+            body.append(container(self._setup_form(), style="emphasis", separator=True))
+        return card(body, [self.act("Help", CardVerb.HELP)])
+
+    # -- roles ------------------------------------------------------------------------------
+
+    def not_allowed(self, who_can: str, what: str) -> Card:
+        return card(
+            [
+                heading("Not allowed for you", "attention"),
+                text(f"Only {plain(who_can, NAME_SHOWN)} can {what}. Nothing was changed."),
+            ],
+            [self.act("Help", CardVerb.HELP)],
+        )
+
+    def cannot_tell(self, what: str) -> Card:
+        return card(
+            [
+                heading("I cannot check your permissions right now", "attention"),
+                text(
+                    f"Microsoft Teams could not tell me whether you may {what}, so I did not. "
+                    "Nothing was changed. Try again in a few minutes."
+                ),
+            ],
+            [self.act("Help", CardVerb.HELP)],
+        )
+
+    # -- cards that cannot act here -----------------------------------------------------------
+
+    def foreign_tenant(self) -> Card:
+        return card(
+            [
+                heading("This card is from another organization", "attention"),
+                text(
+                    "It was sent in another organization's Teams, so it cannot act here. "
+                    "Nothing was changed. Type `status` here for a card of your own."
+                ),
+            ],
+            [self.act("Help", CardVerb.HELP)],
+        )
+
+    def relinked(self) -> Card:
+        return card(
+            [
+                heading("This card is out of date", "attention"),
+                text(
+                    "It was made when this conversation used another "
+                    f"{self.product} enterprise than it does now, so it cannot act any more. "
+                    "Nothing was changed. Type `status` for a fresh card."
+                ),
+            ],
+            [self.act("Help", CardVerb.HELP)],
+        )
+
+    # -- history and settings -----------------------------------------------------------------
+
+    def history(
+        self,
+        entries: list[AuditEntry],
+        names: dict[str, str],
+        *,
+        page: int,
+        older: str | None,
+        whole: bool,
+    ) -> Card:
+        """One page of changes, newest first; `older`: where the next (older) page starts."""
+        title = "Latest changes, every organization" if whole else "Latest changes in this team"
+        body: list[Element] = [heading(title)]
+        if not entries:
+            body.append(text("Nothing has been changed yet." if page == 0 else "Nothing older."))
+        for entry in entries:
+            body.append(container(self._entry(entry, names), separator=True))
+        actions: list[Element] = []
+        if page > 0 or older:
+            body.append(text(f"Page {page + 1}", subtle=True))
+        if older:
+            actions.append(self.act("Older", CardVerb.HISTORY, mapping_id=older, page=page + 1))
+        if page > 0:
+            actions.append(self.act("Latest", CardVerb.HISTORY, page=0))
+        if not whole:
+            actions.append(self.act("Settings", CardVerb.SETTINGS))
+        return card(body, actions)
+
+    def _entry(self, entry: AuditEntry, names: dict[str, str]) -> list[Element]:
+        what = ACTION_WORDS.get(entry.action, plain(str(entry.action), NAME_SHOWN))
+        headline = f"**{what}**"
+        if entry.number:
+            headline += f" {number_text(entry.number)}"
+        if entry.outcome != "ok":
+            headline += f" ({plain(entry.outcome, NAME_SHOWN)})"
+        who = entry.actor_name or entry.actor_id or "the deployment's settings"
+        details = [f"{when(entry.at)}, by {plain(who, NAME_SHOWN)}"]
+        moves = [
+            f"{label} {plain(names.get(value, value), NAME_SHOWN)}"
+            for label, value in (("from", entry.before), ("to", entry.after))
+            if value
+        ]
+        if moves:
+            details.append(" ".join(moves))
+        if entry.request_id:
+            details.append(f"support reference {plain(entry.request_id, NAME_SHOWN)}")
+        return [text(headline), text(", ".join(details), subtle=True)]
+
+    def settings(self, link: Link, notice: str | None = None) -> Card:
+        scope = "in this team" if link.team_id else "in every team of your organization"
+        who = "every member" if link.members_may_change else "the owners of the team"
+        body: list[Element] = [heading("Settings")]
+        if notice:
+            body.append(text(notice, weight="Bolder"))
+        body.append(text(f"Who may map, move and unmap numbers {scope}: **{who}**."))
+        body.append(
+            text(
+                "Anyone in the team may see its numbers; your provider's operators may "
+                "always change them.",
+                subtle=True,
+            )
+        )
+        flip = (
+            self.act("Only owners may change", CardVerb.SETTINGS_MEMBERS_OFF)
+            if link.members_may_change
+            else self.act("Let every member change", CardVerb.SETTINGS_MEMBERS_ON)
+        )
+        return card(body, [flip, self.act("History", CardVerb.HISTORY)])
