@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
@@ -161,6 +161,9 @@ class AzureTableStorage:
         self._refs = tables["References"]
         self._roles = tables["Roles"]
         self._tables = tuple(tables.values())
+        # Table storage returns a query's rows in key order; Cosmos DB's Table API does not
+        # promise any order, so there every match is read and sorted.
+        self._rows_in_key_order = "cosmos" not in (urlsplit(service.url).hostname or "")
 
     @classmethod
     async def connect(
@@ -408,7 +411,7 @@ class AzureTableStorage:
             if clauses
             else self._audit.list_entities(results_per_page=page)
         )
-        if tenant_id is not None:
+        if tenant_id is not None and self._rows_in_key_order:
             # One partition comes back in row order, newest first: stop at `limit`.
             found: list[AuditEntry] = []
             async for entity in entities:
@@ -416,7 +419,8 @@ class AzureTableStorage:
                 if len(found) == limit:
                     break
             return found
-        # Across tenants the service returns partition by partition: keep the newest.
+        # Across tenants the service returns partition by partition (and Cosmos DB in no
+        # particular order): keep the newest.
         every = [_entry(entity) async for entity in entities]
         return heapq.nlargest(limit, every, key=lambda entry: entry.entry_id)
 

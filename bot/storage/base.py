@@ -35,9 +35,10 @@ class Storage(Protocol):
         """The code with this hash, used or not, expired or not."""
 
     async def claim_code(self, code_hash: str, tenant_id: str, now: datetime) -> SetupCode | None:
-        """Mark the code used by `tenant_id` at `now` if it exists, is unused and has not
-        expired, and return it as updated; otherwise None and nothing changes. Safe against a
-        concurrent claim: of two at once, exactly one gets the code."""
+        """Mark the code used by `tenant_id` at `now` if it exists, is unused, has not expired
+        and is not meant for another tenant (`for_tenant`), and return it as updated; otherwise
+        None and nothing changes. Safe against a concurrent claim: of two at once, exactly one
+        gets the code."""
 
     async def record_failed_setup(self, tenant_id: str, at: datetime) -> None: ...
 
