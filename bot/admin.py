@@ -284,7 +284,7 @@ async def _history(audit: Audit, args: argparse.Namespace) -> list[AuditEntry]:
     while wanted is None or len(entries) < wanted:
         size = EXPORT_PAGE if wanted is None else min(EXPORT_PAGE, wanted - len(entries))
         page = await audit.history(
-            tenant_id=args.tenant.strip().lower() if args.tenant else None,
+            tenant_id=args.tenant,
             team_id=args.team,
             since=args.since,
             before_id=before,

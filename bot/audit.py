@@ -28,6 +28,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def tenant_key(tenant_id: str) -> str:
+    """Tenant ids are GUIDs, which Entra compares without case: links, codes and the audit
+    trail keep them lower-case."""
+    return tenant_id.strip().lower()
+
+
 # Operators' actions from `python -m bot.admin`: no Entra identity is behind them, so the entry
 # carries no object id, only this name.
 COMMAND_LINE = Person(object_id="cli", name="command line")
@@ -80,13 +86,14 @@ class Audit:
             actor_name = person.name
         else:
             actor_id = None
+        tenant = tenant_id or (conversation.tenant_id if conversation else None)
         entry = AuditEntry(
             at=self.clock(),
             action=action,
             outcome=outcome,
             actor_id=actor_id,
             actor_name=actor_name,
-            tenant_id=tenant_id or (conversation.tenant_id if conversation else None),
+            tenant_id=tenant_key(tenant) if tenant else None,
             team_id=team_id or (conversation.team_id if conversation else None),
             channel_id=conversation.channel_id if conversation else None,
             enterprise_id=enterprise_id,
@@ -124,5 +131,9 @@ class Audit:
         """The latest entries matching every given filter, newest first; `before_id` pages
         back from an entry of the previous page."""
         return await self.storage.audit(
-            tenant_id=tenant_id, team_id=team_id, since=since, before_id=before_id, limit=limit
+            tenant_id=tenant_key(tenant_id) if tenant_id else None,
+            team_id=team_id,
+            since=since,
+            before_id=before_id,
+            limit=limit,
         )

@@ -10,11 +10,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.audit import Audit
+from bot.audit import Audit, tenant_key
 from bot.commands import name_problem
 from bot.conversation import Person
 from bot.storage.models import AuditAction, Link
-from bot.tenancy import IssuedCode, Tenancy, tenant_key
+from bot.tenancy import IssuedCode, Tenancy
 from contextsms.client import ContextSMSClient
 from contextsms.errors import ApiError, ContextSMSError, NotFound, PermissionDenied
 from contextsms.models import Enterprise, EnterpriseCreate

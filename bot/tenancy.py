@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import assert_never
 
-from bot.audit import Audit, Clock, utc_now
+from bot.audit import Audit, Clock, tenant_key, utc_now
 from bot.conversation import Conversation, Person
 from bot.logs import event
 from bot.settings import Settings
@@ -72,11 +72,6 @@ class SetupProblem(StrEnum):
 @dataclass(frozen=True)
 class SetupRefused:
     problem: SetupProblem
-
-
-def tenant_key(tenant_id: str) -> str:
-    """Tenant ids are GUIDs, which Entra compares without case."""
-    return tenant_id.strip().lower()
 
 
 def setup_code_key(signing_key: bytes) -> bytes:

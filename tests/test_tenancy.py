@@ -436,3 +436,15 @@ async def test_a_new_enterprise_is_checked_before_any_call_and_audited(
     assert (entry.action, entry.outcome, entry.enterprise_id, entry.actor_id) == (
         AuditAction.ENTERPRISE_CREATED, "ok", created.enterprise_id, OPERATOR.object_id,
     )  # fmt: skip
+
+
+async def test_a_tenant_id_in_capitals_is_the_same_tenant(tenancy: Tenancy, audit: Audit) -> None:
+    code = await tenancy.issue_code("E0000001", by=OPERATOR, for_tenant=TENANT_A)
+    linked(await tenancy.setup(chat(TENANT_A.upper()), code.code))
+    found = await tenancy.link_of(channel(TENANT_A, "team"))
+    assert found is not None and found.enterprise_id == "E0000001"
+    trail = await audit.history(tenant_id=TENANT_A.upper(), limit=100)
+    assert [e.action for e in trail] == [
+        AuditAction.LINK, AuditAction.CODE_USED, AuditAction.CODE_ISSUED,
+    ]  # fmt: skip
+    assert {e.tenant_id for e in trail} == {TENANT_A}
