@@ -367,17 +367,3 @@ def describe(refused: SetupRefused) -> str:
             return "That setup code links a team: type it in a channel of the team to link."
         case _:
             assert_never(refused.problem)
-
-
-# -- until the behaviour helper moves to Tenancy.link_of ---------------------------------------
-
-
-class NoEnterprise(Exception):
-    """This tenant has no enterprise configured."""
-
-
-def enterprise_for(conversation: Conversation, configured: str | None) -> str:
-    del conversation  # every tenant of this deployment shares the configured enterprise
-    if not configured:
-        raise NoEnterprise("no enterprise configured")
-    return configured
