@@ -20,7 +20,6 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import assert_never
 
 from bot.audit import Audit, Clock, tenant_key, utc_now
 from bot.conversation import Conversation, Person
@@ -345,25 +344,3 @@ def _actor_id(conversation: Conversation) -> str:
 
 def _members_may_change(value: bool) -> str:
     return "every member may change mappings" if value else "owners change mappings"
-
-
-def describe(refused: SetupRefused) -> str:
-    """What a refusal means, in the words a person reads (cards and the command line)."""
-    match refused.problem:
-        case SetupProblem.WRONG:
-            return "That setup code is not right. Check it with your provider and try again."
-        case SetupProblem.USED:
-            return "That setup code has already been used. Ask your provider for a new one."
-        case SetupProblem.EXPIRED:
-            return "That setup code has expired. Ask your provider for a new one."
-        case SetupProblem.FOREIGN:
-            return "That setup code is for another organization. Ask your provider for yours."
-        case SetupProblem.LOCKED:
-            return (
-                "Too many wrong setup codes were tried for this organization: setup is "
-                "refused for an hour. Try again later."
-            )
-        case SetupProblem.NEEDS_TEAM:
-            return "That setup code links a team: type it in a channel of the team to link."
-        case _:
-            assert_never(refused.problem)
