@@ -113,26 +113,13 @@ def _positive(text: str) -> int:
 async def run(args: argparse.Namespace, settings: Settings, out: IO[str]) -> None:
     storage = await open_storage(settings.bot)
     try:
-        async with _client(settings) as client:
+        async with settings.contextsms.client() as client:
             audit = Audit(storage)
             tenancy = tenancy_from_settings(settings, storage, audit)
             operations = Operations(client, tenancy, audit, region=settings.bot.bot_default_region)
             await _command(args, Tools(settings, storage, client, audit, operations), out)
     finally:
         await storage.aclose()
-
-
-def _client(settings: Settings) -> ContextSMSClient:
-    account = settings.contextsms
-    base_url, auth_url = account.api_urls()
-    return ContextSMSClient(
-        base_url=base_url,
-        auth_base_url=auth_url,
-        username=account.username,
-        password=account.password,
-        csp_id=account.csp_id,
-        options=account.client_options(),
-    )
 
 
 async def _command(args: argparse.Namespace, tools: Tools, out: IO[str]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contextsms.client import PRODUCTION_BASE_URL, ClientOptions
+from contextsms.client import PRODUCTION_BASE_URL, ClientOptions, ContextSMSClient
 from contextsms.retry import RetryPolicy
 from contextsms.settings_errors import SettingsError, settings_error
 
@@ -99,6 +99,18 @@ class ContextSMSSettings(BaseSettings):
                 max_delay=self.backoff_max_seconds,
             ),
             renew_margin=self.token_renew_margin_seconds,
+        )
+
+    def client(self) -> ContextSMSClient:
+        """The API client these settings describe (one per process: it pools connections)."""
+        base_url, auth_url = self.api_urls()
+        return ContextSMSClient(
+            base_url=base_url,
+            auth_base_url=auth_url,
+            username=self.username,
+            password=self.password,
+            csp_id=self.csp_id,
+            options=self.client_options(),
         )
 
     def api_urls(self) -> tuple[str, str]:
