@@ -37,6 +37,28 @@ TokenFetch = Callable[[], dict[str, Any]]
 TokenSourceFactory = Callable[[str, str, SecretStr | None, list[str]], TokenFetch]
 
 
+class TimeoutSession(requests.Session):
+    """msal's HTTP session with the CA given and a timeout on every request.
+
+    requests lets REQUESTS_CA_BUNDLE override a session's own `verify` (psf/requests#3829), and
+    msal sets no timeout on a session it did not make: a hung token request would hold the one
+    renewal forever. A `verify` given with each request wins over the environment.
+    """
+
+    def __init__(self, verify: str | bool = True, timeout: float = 10.0) -> None:
+        super().__init__()
+        self.verify = verify
+        self._timeout = timeout
+        adapter = requests.adapters.HTTPAdapter(max_retries=1)  # as msal's own session
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout)
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, **kwargs)
+
+
 def msal_token_source(
     app_id: str,
     authority: str,
@@ -44,7 +66,11 @@ def msal_token_source(
     scopes: list[str],
     *,
     instance_discovery: bool = True,
+    verify: str | bool = True,
+    timeout: float = 10.0,
 ) -> TokenFetch:
+    """Client-credentials tokens from Entra through msal. `verify`: a CA file to trust (a
+    stand-in's), else the system's; `timeout`: of each HTTP request msal makes."""
     app: msal.ConfidentialClientApplication | None = None
 
     def fetch() -> dict[str, Any]:
@@ -57,6 +83,7 @@ def msal_token_source(
                 client_credential=password.get_secret_value() if password else None,
                 authority=authority,
                 instance_discovery=instance_discovery,
+                http_client=TimeoutSession(verify, timeout),
             )
         answer: dict[str, Any] = app.acquire_token_for_client(scopes=scopes)
         return answer
@@ -79,7 +106,7 @@ def managed_identity_token_source(client_id: str) -> Callable[[list[str]], Token
             if client is None:
                 client = msal.ManagedIdentityClient(
                     msal.UserAssignedManagedIdentity(client_id=client_id),
-                    http_client=requests.Session(),
+                    http_client=TimeoutSession(),
                 )
             answer: dict[str, Any] = client.acquire_token_for_client(resource=resource)
             return answer

@@ -14,16 +14,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
-import msal
-import requests
-import requests.adapters
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot.activity_log import short_hash
-from bot.credentials import RENEW_BEFORE_SECONDS, TokenFetch
+from bot.credentials import RENEW_BEFORE_SECONDS, TokenFetch, msal_token_source
 from bot.logs import event
 from contextsms.retry import parse_retry_after
 
@@ -55,54 +52,6 @@ def _guid(value: str, what: str) -> str:
         raise GraphUnavailable(f"the {what} id is not a GUID") from None
 
 
-class _Session(requests.Session):
-    """msal's HTTP session with the CA given and a timeout on every request.
-
-    requests lets REQUESTS_CA_BUNDLE override a session's own `verify` (psf/requests#3829), and
-    msal sets no timeout on a session it did not make: a hung token request would hold its
-    tenant's one fetch forever. A `verify` given with each request wins over the environment.
-    """
-
-    def __init__(self, verify: str | bool, timeout: float) -> None:
-        super().__init__()
-        self.verify = verify
-        self._timeout = timeout
-        adapter = requests.adapters.HTTPAdapter(max_retries=1)  # as msal's own session
-        self.mount("https://", adapter)
-        self.mount("http://", adapter)
-
-    def request(self, method: str, url: str, **kwargs: Any) -> Any:  # type: ignore[override]
-        kwargs.setdefault("timeout", self._timeout)
-        kwargs.setdefault("verify", self.verify)
-        return super().request(method, url, **kwargs)
-
-
-def _msal_source(
-    app_id: str, authority: str, password: SecretStr | None, scope: str,
-    verify: str | bool, timeout: float,
-) -> TokenFetch:  # fmt: skip
-    # bot.credentials.msal_token_source, with the session above.
-    app: msal.ConfidentialClientApplication | None = None
-
-    def fetch() -> dict[str, Any]:
-        # Runs in a worker thread: making the app fetches the tenant's metadata.
-        nonlocal app
-        if app is None:
-            app = msal.ConfidentialClientApplication(
-                client_id=app_id,
-                client_credential=password.get_secret_value() if password else None,
-                authority=authority,
-                # The authority is our own setting (a sovereign cloud's or a stand-in's):
-                # nothing to discover about it.
-                instance_discovery=False,
-                http_client=_Session(verify, timeout),
-            )
-        answer: dict[str, Any] = app.acquire_token_for_client(scopes=[scope])
-        return answer
-
-    return fetch
-
-
 @dataclass
 class _Cached:
     token: str
@@ -128,9 +77,11 @@ class MsalTenantTokens:
         `timeout`: how long a caller waits for a token."""
         self._authority = login_authority.rstrip("/")
         self._timeout = timeout
-        self._source: Callable[[str], TokenFetch] = lambda authority: _msal_source(
-            app_id, authority, password, scope, verify, timeout
-        )
+        self._source: Callable[[str], TokenFetch] = lambda authority: msal_token_source(
+            app_id, authority, password, [scope],
+            # The authority is our own setting (a sovereign cloud's or a stand-in's).
+            instance_discovery=False, verify=verify, timeout=timeout,
+        )  # fmt: skip
         self._fetches: dict[str, TokenFetch] = {}
         self._cached: dict[str, _Cached] = {}
         self._in_flight: dict[str, asyncio.Task[str]] = {}
