@@ -12,6 +12,7 @@ from cards.elements import Card, Element, action_set, card, container, facts, he
 from cards.markdown import plain
 
 LINKS_SHOWN = 3  # links named under one enterprise; the others are counted
+ID_SHOWN = 80  # characters of a tenant's or team's id (a GUID, a thread id of some 60)
 FIELD_LABELS = {"name": "Name", "contact": "Contact", "number": "Phone number", "email": "Email"}
 
 
@@ -21,9 +22,9 @@ def link_target(link: Link) -> str:
 
 
 def link_words(link: Link) -> str:
-    tenant = plain(link.tenant_id, NAME_SHOWN)
+    tenant = plain(link.tenant_id, ID_SHOWN)
     if link.team_id:
-        return f"team {plain(link.team_id, NAME_SHOWN)} of tenant {tenant}"
+        return f"team {plain(link.team_id, ID_SHOWN)} of tenant {tenant}"
     return f"tenant {tenant}"
 
 

@@ -9,28 +9,37 @@ import pytest
 from markdown_it import MarkdownIt
 from pydantic import SecretStr
 
-from bot.actions import ActionSigner
 from bot.handlers import BotOptions, MappingBot
 from bot.mappings import MappingService
 from cards.elements import Card
 from contextsms import ClientOptions, ContextSMSClient, RetryPolicy
 from contextsms.models import Enterprise, MappingCreate
 from tests.conftest import fresh_number
-from tests.test_bot_behaviour import GENERAL, bot, click, in_channel, texts
+from tests.test_bot_behaviour import (
+    GENERAL,
+    TEAM,
+    Directory,
+    bot,
+    click,
+    in_channel,
+    texts,
+    with_service,
+    world,
+)
 
-__all__ = ["bot"]  # the fixture, shared with the behaviour tests
+__all__ = ["bot", "world"]  # the fixtures, shared with the behaviour tests
 
 TOO_LONG = "n" * 101
 
 
-def bot_without_api() -> MappingBot:
+def bot_without_api(bot: MappingBot) -> MappingBot:
     """A bot whose ContextSMS cannot be reached: any call would show on its card."""
     client = ContextSMSClient(
         base_url="http://127.0.0.1:9/api/v2", username="u", password=SecretStr("p"), csp_id="C",
         options=ClientOptions(timeout=1.0, connect_timeout=0.5,
                               retry=RetryPolicy(max_retries=0, base_delay=0.01)),
     )  # fmt: skip
-    return MappingBot(MappingService(client), ActionSigner(b"k"), BotOptions("E0000001"))
+    return with_service(bot, MappingService(client), BotOptions())
 
 
 @pytest.mark.parametrize(
@@ -50,11 +59,11 @@ def bot_without_api() -> MappingBot:
 async def test_a_name_or_extension_that_cannot_be_used_is_refused_before_any_call(
     bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise, typed: str, says: str
 ) -> None:
-    card = await bot.on_message(in_channel(), typed)
+    card = await bot.on_message(in_channel(), typed, TEAM)
     assert says in texts(card) and "Nothing was changed" in texts(card)
     assert await client.list_mappings(enterprise.enterprise_id) == []
     # No call at all: a bot that cannot reach ContextSMS gives the same answer.
-    assert says in texts(await bot_without_api().on_message(in_channel(), typed))
+    assert says in texts(await bot_without_api(bot).on_message(in_channel(), typed, TEAM))
 
 
 @pytest.mark.parametrize(
@@ -70,7 +79,7 @@ async def test_the_map_form_follows_the_same_rules(
     bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise,
     number: str, name: str, says: str,
 ) -> None:  # fmt: skip
-    status = await bot.on_message(in_channel(), "status")
+    status = await bot.on_message(in_channel(), "status", TEAM)
     card = await click(bot, status, "Map to this channel", number=number, name=name)
     assert says in texts(card) and "Nothing was changed" in texts(card)
     assert await client.list_mappings(enterprise.enterprise_id) == []
@@ -79,7 +88,7 @@ async def test_the_map_form_follows_the_same_rules(
 async def test_a_name_of_the_longest_length_we_allow_is_mapped(
     bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
-    card = await bot.on_message(in_channel(), f"map {fresh_number()} " + "n" * 100)
+    card = await bot.on_message(in_channel(), f"map {fresh_number()} " + "n" * 100, TEAM)
     assert "Number mapped" in texts(card)
     [mapping] = await client.list_mappings(enterprise.enterprise_id)
     assert mapping.name == "n" * 100
@@ -134,14 +143,13 @@ async def test_names_are_shown_as_written_never_as_markup(
         MappingCreate(phone_number=number, messaging_app_id=GENERAL, name=name),
     )
 
-    async def names() -> dict[str, str]:
-        return {GENERAL: name}
+    names = Directory({GENERAL: name})
 
     cards = {
         "status": await bot.on_message(in_channel(GENERAL, None), "status", names),
         "list": await bot.on_message(in_channel(), "list", names),
-        "already mapped": await bot.on_message(in_channel(), f"map {number}"),
-        "unknown command": await bot.on_message(in_channel(), name),
+        "already mapped": await bot.on_message(in_channel(), f"map {number}", TEAM),
+        "unknown command": await bot.on_message(in_channel(), name, TEAM),
     }
     for what, card in cards.items():
         html = "".join(rendered(card))
@@ -152,12 +160,9 @@ async def test_names_are_shown_as_written_never_as_markup(
 
 
 async def test_the_invalid_number_card_teaches_the_configured_region(
-    client: ContextSMSClient, enterprise: Enterprise
+    bot: MappingBot, client: ContextSMSClient
 ) -> None:
-    british = MappingBot(
-        MappingService(client), ActionSigner(b"k"),
-        BotOptions(enterprise.enterprise_id, default_region="GB"),
-    )  # fmt: skip
-    shown = texts(await british.on_message(in_channel(), "map 555-12"))
+    british = with_service(bot, MappingService(client), BotOptions(default_region="GB"))
+    shown = texts(await british.on_message(in_channel(), "map 555-12", TEAM))
     assert "+447400123456" in shown and "07400 123456" in shown and "in GB" in shown
     assert "in the US" not in shown

@@ -6,30 +6,143 @@ No Bot Framework here: the handlers take a Conversation and return cards.
 from __future__ import annotations
 
 import json
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from bot.actions import ActionSigner, TamperedAction, card_action
-from bot.conversation import Conversation
+from bot.audit import Audit
+from bot.conversation import Conversation, Person, TeamDirectory
+from bot.graph import GraphClient, MsalTenantTokens
 from bot.handlers import BotOptions, MappingBot
 from bot.mappings import MappingService
+from bot.operations import Operations
+from bot.permissions import Permissions
+from bot.storage.models import AuditEntry
+from bot.storage.sqlite import SqliteStorage
+from bot.tenancy import Tenancy
 from cards.elements import Card
 from contextsms import ContextSMSClient
 from contextsms.models import Enterprise, EnterpriseCreate, MappingCreate
 from sandbox.threaded import RunningSandbox
+from standins.graph import GraphStandIn, Member
+from standins.tls import make_ca
 from tests.conftest import fresh_number, make_client
 
 GENERAL = "19:general@thread.tacv2"
 SALES = "19:sales@thread.tacv2"
+APP_ID = "11111111-2222-3333-4444-555555555555"
+TENANT = "aaaaaaaa-0000-4000-8000-00000000000a"
+GROUP = "a1a1a1a1-1111-4111-8111-111111111111"  # the team's Microsoft 365 group (aadGroupId)
+OWNER = Member("0e0e0e0e-0000-4000-8000-0000000000e1", "Olga Owner", ("owner",))
+MEMBER = Member("0f0f0f0f-0000-4000-8000-0000000000f1", "Max Member")
+OPERATOR_TENANT = "cccccccc-0000-4000-8000-00000000000c"  # the reseller's own tenant
+OPERATOR = Person("0c0c0c0c-0000-4000-8000-0000000000c1", "Olive Operator")
+SETUP_KEY = b"setup codes key for the tests"
 
 
-def in_channel(channel: str = GENERAL, name: str | None = "General") -> Conversation:
-    return Conversation("tenant-1", channel, name, team_id=GENERAL)
+def person(member: Member) -> Person:
+    return Person(member.user_id, member.display_name)
 
 
-PERSONAL = Conversation("tenant-1")
+def in_channel(
+    channel: str = GENERAL, name: str | None = "General", user: Member = OWNER,
+    tenant: str = TENANT, team: str = GENERAL,
+) -> Conversation:  # fmt: skip
+    """A channel of the team, as its owner (by default) writes in it."""
+    return Conversation(tenant, channel, name, team_id=team, user=person(user))
+
+
+PERSONAL = Conversation(TENANT, user=person(OWNER), conversation_id="a:personal-olga")
+
+
+@dataclass
+class Directory:
+    """What Teams tells of the conversation's team (the glue asks TeamsInfo)."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    group: str | None = GROUP
+
+    async def channel_names(self) -> dict[str, str]:
+        return dict(self.names)
+
+    async def group_id(self) -> str | None:
+        return self.group
+
+
+TEAM = Directory()  # the team, whose channel names Teams does not tell
+NO_TEAM = Directory(group=None)  # a personal chat
+NAMED = Directory({GENERAL: "General", SALES: "Sales"})
+
+
+@dataclass
+class World:
+    """The bot with everything real behind it: the sandbox, SQLite, and Graph's stand-in."""
+
+    bot: MappingBot
+    graph: GraphStandIn
+    storage: SqliteStorage
+    enterprise: Enterprise
+
+    @property
+    def audit(self) -> Audit:
+        return self.bot.audit
+
+    @property
+    def tenancy(self) -> Tenancy:
+        return self.bot.tenancy
+
+    async def entries(self, **filters: Any) -> list[AuditEntry]:
+        return await self.audit.history(limit=1000, **filters)
+
+
+def with_service(bot: MappingBot, service: MappingService, options: BotOptions) -> MappingBot:
+    """Another bot over the same organizations, people and audit trail."""
+    return MappingBot(
+        service, bot.signer, options, tenancy=bot.tenancy, permissions=bot.permissions,
+        audit=bot.audit, operations=bot.operations,
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def world(
+    client: ContextSMSClient, enterprise: Enterprise, tmp_path: Path
+) -> AsyncIterator[World]:
+    ca = make_ca(tmp_path)
+    graph = GraphStandIn(ssl_context=ca.server_context)
+    graph.set_team(GROUP, TENANT, [OWNER, MEMBER])
+    storage = SqliteStorage(tmp_path / "bot.db")
+    audit = Audit(storage)
+    tenancy = Tenancy(storage, audit, SETUP_KEY)
+    await tenancy.link_from_settings(TENANT, enterprise.enterprise_id)
+    try:
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca.ca_file)) as http:
+            tokens = MsalTenantTokens(
+                APP_ID, SecretStr("bot-password"), graph.base_url, verify=str(ca.ca_file)
+            )
+            permissions = Permissions(
+                GraphClient(base_url=graph.base_url, tokens=tokens, http=http), storage,
+                frozenset({(OPERATOR_TENANT, OPERATOR.object_id)}),
+            )  # fmt: skip
+            bot = MappingBot(
+                MappingService(client), ActionSigner(b"k"), BotOptions(), tenancy=tenancy,
+                permissions=permissions, audit=audit, operations=Operations(client, tenancy, audit),
+            )  # fmt: skip
+            yield World(bot, graph, storage, enterprise)
+    finally:
+        graph.stop()
+        await storage.aclose()
+
+
+@pytest.fixture
+def bot(world: World) -> MappingBot:
+    return world.bot
 
 
 def texts(card: Card) -> str:
@@ -70,39 +183,28 @@ def button(card: Card, title: str) -> dict[str, Any]:
     return found
 
 
-@pytest.fixture
-def bot(client: ContextSMSClient, enterprise: Enterprise) -> MappingBot:
-    return MappingBot(
-        MappingService(client),
-        ActionSigner(b"k"),
-        BotOptions(enterprise_id=enterprise.enterprise_id),
-    )
-
-
 async def click(bot: MappingBot, card: Card, title: str, conversation: Conversation | None = None,
-                **inputs: str) -> Card:  # fmt: skip
+                directory: TeamDirectory = TEAM, **inputs: str) -> Card:  # fmt: skip
     action = button(card, title)
     data = {**action["data"], **inputs}
-    return await act(bot, conversation or in_channel(), action["verb"], data)
+    return await act(bot, conversation or in_channel(), action["verb"], data, directory)
 
 
 async def act(bot: MappingBot, conversation: Conversation, verb: str, data: Any,
-              names: Any = None) -> Card:  # fmt: skip
+              directory: TeamDirectory = TEAM) -> Card:  # fmt: skip
     """A card action as Teams sends it: parsed as the edge parses it, then handled."""
     try:
         action = card_action(verb, data)
     except TamperedAction as exc:
         return bot.tampered(conversation, exc)
-    if names is None:
-        return await bot.on_action(conversation, action)
-    return await bot.on_action(conversation, action, names)
+    return await bot.on_action(conversation, action, directory)
 
 
 async def test_map_as_people_type_it(bot: MappingBot, client: ContextSMSClient,
                                      enterprise: Enterprise) -> None:  # fmt: skip
     number = fresh_number()
     national = f"({number[2:5]}) {number[5:8]}-{number[8:]}"
-    card = await bot.on_message(in_channel(), f"<at>Test Bot</at> MAP {national} Front desk")
+    card = await bot.on_message(in_channel(), f"<at>Test Bot</at> MAP {national} Front desk", TEAM)
     assert "Number mapped" in texts(card)
     assert number in texts(card) and "Front desk" in texts(card)
     [mapping] = await client.list_mappings(enterprise.enterprise_id)
@@ -112,7 +214,7 @@ async def test_map_as_people_type_it(bot: MappingBot, client: ContextSMSClient,
         "Front desk",
     )
 
-    again = await bot.on_message(in_channel(), f"<at>Test Bot</at> add {number}")
+    again = await bot.on_message(in_channel(), f"<at>Test Bot</at> add {number}", TEAM)
     assert "Already mapped here" in texts(again)
     assert len(await client.list_mappings(enterprise.enterprise_id)) == 1
 
@@ -121,7 +223,7 @@ async def test_map_as_people_type_it(bot: MappingBot, client: ContextSMSClient,
 async def test_invalid_number_says_the_format_and_changes_nothing(
     bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise, typed: str
 ) -> None:
-    card = await bot.on_message(in_channel(), f"<at>Test Bot</at> {typed}")
+    card = await bot.on_message(in_channel(), f"<at>Test Bot</at> {typed}", TEAM)
     shown = texts(card)
     assert "not a phone number I can use" in shown
     assert "+12015550123" in shown and "(201) 555-0123" in shown  # the region's example
@@ -130,21 +232,21 @@ async def test_invalid_number_says_the_format_and_changes_nothing(
 
 
 async def test_unknown_command_gets_help(bot: MappingBot) -> None:
-    card = await bot.on_message(in_channel(), "<at>Test Bot</at> frobnicate now")
+    card = await bot.on_message(in_channel(), "<at>Test Bot</at> frobnicate now", TEAM)
     assert "I don't know the command **frobnicate**" in texts(card)
     assert "map <number> [name]" in texts(card)
     for word in ("?", "help", "HELP"):
-        assert "map <number> [name]" in texts(await bot.on_message(in_channel(), word))
+        assert "map <number> [name]" in texts(await bot.on_message(in_channel(), word, TEAM))
 
 
 async def test_status_lists_this_channel_only(bot: MappingBot, client: ContextSMSClient,
                                               enterprise: Enterprise) -> None:  # fmt: skip
-    empty = await bot.on_message(in_channel(), "<at>Test Bot</at> status")
+    empty = await bot.on_message(in_channel(), "<at>Test Bot</at> status", TEAM)
     assert "No number is mapped to this channel yet" in texts(empty)
     here, there = fresh_number(), fresh_number()
-    await bot.on_message(in_channel(), f"map {here} Reception")
-    await bot.on_message(in_channel(SALES, "Sales"), f"map {there} Sales line")
-    card = await bot.on_message(in_channel(), "show")
+    await bot.on_message(in_channel(), f"map {here} Reception", TEAM)
+    await bot.on_message(in_channel(SALES, "Sales"), f"map {there} Sales line", TEAM)
+    card = await bot.on_message(in_channel(), "show", TEAM)
     assert "Numbers in General" in texts(card)
     assert here in texts(card) and "Reception" in texts(card)
     assert there not in texts(card)
@@ -152,7 +254,7 @@ async def test_status_lists_this_channel_only(bot: MappingBot, client: ContextSM
 
 async def test_map_form_on_the_status_card(bot: MappingBot, client: ContextSMSClient,
                                            enterprise: Enterprise) -> None:  # fmt: skip
-    status = await bot.on_message(in_channel(), "status")
+    status = await bot.on_message(in_channel(), "status", TEAM)
     number = fresh_number()
     done = await click(bot, status, "Map to this channel", number=f"tel:{number}", name="Desk")
     assert "Number mapped" in texts(done)
@@ -167,15 +269,12 @@ async def test_taken_in_another_channel_can_be_moved_here(
     bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     number = fresh_number()
-    await bot.on_message(in_channel(SALES, "Sales"), f"map {number}")
+    await bot.on_message(in_channel(SALES, "Sales"), f"map {number}", TEAM)
 
-    async def names() -> dict[str, str]:  # what Teams tells of the team's channels
-        return {GENERAL: "General", SALES: "Sales"}
-
-    card = await bot.on_message(in_channel(), f"map {number}", names)
+    card = await bot.on_message(in_channel(), f"map {number}", NAMED)
     assert "Already mapped to another channel" in texts(card)
     assert "is mapped to **Sales**" in texts(card)
-    unnamed = await bot.on_message(in_channel(), f"map {number}")
+    unnamed = await bot.on_message(in_channel(), f"map {number}", TEAM)
     assert f"another channel ({SALES})" in texts(unnamed)
     moved = await click(bot, card, "Move it here")
     assert "Number moved here" in texts(moved)
@@ -195,7 +294,7 @@ async def test_taken_by_another_enterprise_cannot_be_moved(
     await client.add_mapping(
         other.enterprise_id, MappingCreate(phone_number=number, messaging_app_id="19:x")
     )
-    card = await bot.on_message(in_channel(), f"map {number}")
+    card = await bot.on_message(in_channel(), f"map {number}", TEAM)
     assert "Mapped by another organization" in texts(card)
     assert "cannot be moved from here" in texts(card)
     assert "Move it here" not in texts(card)
@@ -204,11 +303,11 @@ async def test_taken_by_another_enterprise_cannot_be_moved(
 async def test_remap_moves_or_offers_to_map(bot: MappingBot, client: ContextSMSClient,
                                             enterprise: Enterprise) -> None:  # fmt: skip
     number = fresh_number()
-    offer = await bot.on_message(in_channel(), f"remap {number}")
+    offer = await bot.on_message(in_channel(), f"remap {number}", TEAM)
     assert "Not mapped yet" in texts(offer)
     mapped = await click(bot, offer, "Map to this channel", number=number, name="")
     assert "Number mapped" in texts(mapped)
-    moved = await bot.on_message(in_channel(SALES, "Sales"), f"move {number}")
+    moved = await bot.on_message(in_channel(SALES, "Sales"), f"move {number}", TEAM)
     assert "Number moved here" in texts(moved) and "instead of **General**" in texts(moved)
     [mapping] = await client.list_mappings(enterprise.enterprise_id)
     assert mapping.messaging_app_id == SALES
@@ -218,8 +317,8 @@ async def test_unmap_asks_first_and_a_second_click_changes_nothing(
     bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     number = fresh_number()
-    await bot.on_message(in_channel(), f"map {number} Desk")
-    ask = await bot.on_message(in_channel(), f"unmap {number}")
+    await bot.on_message(in_channel(), f"map {number} Desk", TEAM)
+    ask = await bot.on_message(in_channel(), f"unmap {number}", TEAM)
     assert "Unmap this number?" in texts(ask)
     assert len(await client.list_mappings(enterprise.enterprise_id)) == 1
     done = await click(bot, ask, "Unmap")
@@ -232,31 +331,32 @@ async def test_unmap_asks_first_and_a_second_click_changes_nothing(
 
 
 async def test_unmap_of_a_number_not_here(bot: MappingBot) -> None:
-    card = await bot.on_message(in_channel(), f"remove {fresh_number()}")
+    card = await bot.on_message(in_channel(), f"remove {fresh_number()}", TEAM)
     assert "is not mapped to this channel; nothing to unmap" in texts(card)
 
 
 async def test_mapping_commands_need_a_channel(bot: MappingBot) -> None:
     for typed in ("map +15559876543", "status", "unmap +15559876543"):
-        card = await bot.on_message(PERSONAL, typed)
+        card = await bot.on_message(PERSONAL, typed, NO_TEAM)
         assert "This works in a channel" in texts(card)
-    assert "Mapping works in a channel of a team" in texts(await bot.on_message(PERSONAL, "help"))
-    assert "All numbers of your organization" in texts(await bot.on_message(PERSONAL, "list"))
+    assert "Mapping works in a channel of a team" in texts(
+        await bot.on_message(PERSONAL, "help", NO_TEAM)
+    )
+    assert "All numbers of your organization" in texts(
+        await bot.on_message(PERSONAL, "list", NO_TEAM)
+    )
 
 
 async def test_list_groups_by_channel_and_pages(bot: MappingBot) -> None:
     for _ in range(12):
-        await bot.on_message(in_channel(), f"map {fresh_number()}")
+        await bot.on_message(in_channel(), f"map {fresh_number()}", TEAM)
     for _ in range(3):
-        await bot.on_message(in_channel(SALES, "Sales"), f"map {fresh_number()}")
+        await bot.on_message(in_channel(SALES, "Sales"), f"map {fresh_number()}", TEAM)
 
-    async def names() -> dict[str, str]:
-        return {GENERAL: "General", SALES: "Sales"}
-
-    first = await bot.on_message(PERSONAL, "list", names)
+    first = await bot.on_message(PERSONAL, "list", NAMED)
     assert "Page 1 of 2" in texts(first)
     second = await act(
-        bot, PERSONAL, button(first, "Next")["verb"], button(first, "Next")["data"], names
+        bot, PERSONAL, button(first, "Next")["verb"], button(first, "Next")["data"], NAMED
     )
     assert "Page 2 of 2" in texts(second) and "Sales" in texts(second)
     assert "Next" not in [a.get("title") for a in second.get("actions", [])]
@@ -266,8 +366,8 @@ async def test_forged_and_foreign_card_actions_are_refused(
     bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     number = fresh_number()
-    await bot.on_message(in_channel(), f"map {number}")
-    ask = await bot.on_message(in_channel(), f"unmap {number}")
+    await bot.on_message(in_channel(), f"map {number}", TEAM)
+    ask = await bot.on_message(in_channel(), f"unmap {number}", TEAM)
     action = button(ask, "Unmap")
 
     edited = json.loads(json.dumps(action["data"]))
@@ -288,40 +388,41 @@ async def test_api_errors_become_short_cards(
     sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     sandbox.faults(script=[{"path_prefix": "/api/v2/numbertomessageappmapping", "status": 500}] * 4)
-    card = await bot.on_message(in_channel(), "status")
+    card = await bot.on_message(in_channel(), "status", TEAM)
     shown = texts(card)
     assert "ContextSMS had a problem" in shown
     assert "Support reference: req-" in shown
     assert "Traceback" not in shown and "eyJ" not in shown
 
 
-async def test_wrong_credentials_and_enterprise_are_explained(sandbox: RunningSandbox) -> None:
+async def test_wrong_credentials_and_enterprise_are_explained(
+    sandbox: RunningSandbox, world: World
+) -> None:
     async with make_client(sandbox, password=SecretStr("wrong")) as wrong:
-        bot = MappingBot(MappingService(wrong), ActionSigner(b"k"), BotOptions("E0000001"))
-        card = await bot.on_message(in_channel(), "status")
+        bot = with_service(world.bot, MappingService(wrong), BotOptions())
+        card = await bot.on_message(in_channel(), "status", TEAM)
         assert "cannot sign in to ContextSMS" in texts(card)
         assert "wrong" not in texts(card)
-    async with make_client(sandbox) as api:
-        bot = MappingBot(MappingService(api), ActionSigner(b"k"), BotOptions("E9999999"))
-        assert "Not found" in texts(await bot.on_message(in_channel(), "status"))
-        unset = MappingBot(MappingService(api), ActionSigner(b"k"), BotOptions(None))
-        assert "Not set up yet" in texts(await unset.on_message(in_channel(), "status"))
+    gone = "bbbbbbbb-0000-4000-8000-00000000000b"
+    await world.tenancy.link_from_settings(gone, "E9999999")
+    card = await world.bot.on_message(in_channel(tenant=gone), "status", TEAM)
+    assert "Not found" in texts(card) and "check this organization's setup" in texts(card)
+    unset = "dddddddd-0000-4000-8000-00000000000d"
+    card = await world.bot.on_message(in_channel(tenant=unset), "status", TEAM)
+    assert "Not set up yet" in texts(card)
 
 
 async def test_an_api_that_never_answers_gets_a_plain_answer(
-    sandbox: RunningSandbox, client: ContextSMSClient, enterprise: Enterprise
+    sandbox: RunningSandbox, client: ContextSMSClient, world: World
 ) -> None:
     import time
 
-    bot = MappingBot(
-        MappingService(client), ActionSigner(b"k"),
-        BotOptions(enterprise.enterprise_id, deadline=0.5),
-    )  # fmt: skip
+    bot = with_service(world.bot, MappingService(client), BotOptions(deadline=0.5))
     sandbox.faults(
         script=[{"path_prefix": "/api/v2/mapping/add", "delay_ms": 4000, "after_handler": True}]
     )
     started = time.monotonic()
-    card = await bot.on_message(in_channel(), f"map {fresh_number()}")
+    card = await bot.on_message(in_channel(), f"map {fresh_number()}", TEAM)
     assert time.monotonic() - started < 3.0
     assert "No answer from ContextSMS" in texts(card)
     assert "may or may not have been applied" in texts(card)
@@ -330,26 +431,24 @@ async def test_an_api_that_never_answers_gets_a_plain_answer(
 async def test_remap_from_the_status_card_moves_a_number_to_a_chosen_channel(
     bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
-    async def names() -> dict[str, str]:
-        return {GENERAL: "General", SALES: "Sales"}
 
     number = fresh_number()
-    await bot.on_message(in_channel(), f"map {number} Desk")
-    status = await bot.on_message(in_channel(), "status", names)
-    pick = await act(bot, in_channel(), **_click(status, "Remap"), names=names)
+    await bot.on_message(in_channel(), f"map {number} Desk", TEAM)
+    status = await bot.on_message(in_channel(), "status", NAMED)
+    pick = await act(bot, in_channel(), **_click(status, "Remap"), directory=NAMED)
     assert "Move this number" in texts(pick) and "Sales" in texts(pick)
     assert "General" not in [c["title"] for c in pick["body"][2]["choices"]]
     move = button(pick, "Move")
 
     forged = await act(
-        bot, in_channel(), move["verb"], {**move["data"], "target": "19:evil"}, names
+        bot, in_channel(), move["verb"], {**move["data"], "target": "19:evil"}, NAMED
     )
     assert "Choose one of this team's channels" in texts(forged)
-    done = await act(bot, in_channel(), move["verb"], {**move["data"], "target": SALES}, names)
+    done = await act(bot, in_channel(), move["verb"], {**move["data"], "target": SALES}, NAMED)
     assert "Number moved" in texts(done) and "**Sales**" in texts(done)
     [mapping] = await client.list_mappings(enterprise.enterprise_id)
     assert mapping.messaging_app_id == SALES
-    again = await act(bot, in_channel(), move["verb"], {**move["data"], "target": SALES}, names)
+    again = await act(bot, in_channel(), move["verb"], {**move["data"], "target": SALES}, NAMED)
     assert "Already there" in texts(again)
 
 

@@ -5,19 +5,35 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from bot.actions import ActionContext, ActionSigner
 from bot.conversation import Conversation
 from bot.handlers import MappingBot
+from bot.operations import EnterpriseLinks, FieldProblem
+from bot.storage.models import Link
+from bot.tenancy import IssuedCode, SetupProblem
 from cards import CARD_SIZE_LIMIT, card_size
 from cards.elements import Card
 from cards.screens import Screens
 from contextsms import ContextSMSClient
 from contextsms.models import Enterprise, MappingCreate
-from tests.test_bot_behaviour import GENERAL, PERSONAL, act, bot, button, in_channel, texts
-from tests.test_cards import mapping
+from tests.test_bot_behaviour import (
+    GENERAL,
+    PERSONAL,
+    TEAM,
+    Directory,
+    act,
+    bot,
+    button,
+    in_channel,
+    texts,
+    world,
+)
+from tests.test_cards import entry, mapping
 
-__all__ = ["bot"]  # the fixture, shared with the behaviour tests
+__all__ = ["bot", "world"]  # the fixtures, shared with the behaviour tests
 
 PLATFORM_NAME_LIMIT = 200  # the longest name ContextSMS accepts
 # Every character of it is one the cards must escape, so it doubles on the card.
@@ -25,14 +41,16 @@ WORST_NAME = ("*_[`<#" * 40)[:PLATFORM_NAME_LIMIT]
 WORST_CHANNEL = ("[*_" * 100)[:PLATFORM_NAME_LIMIT]
 CHANNELS = [f"19:{i:04d}{'x' * 60}@thread.tacv2" for i in range(300)]
 HUGE = 100_000
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def fits(card: Card) -> bool:
     return card_size(card) < CARD_SIZE_LIMIT
 
 
-async def channel_names() -> dict[str, str]:
-    return {GENERAL: "General", **{cid: f"{i} {WORST_CHANNEL}" for i, cid in enumerate(CHANNELS)}}
+channel_names = Directory(
+    {GENERAL: "General", **{cid: f"{i} {WORST_CHANNEL}" for i, cid in enumerate(CHANNELS)}}
+)
 
 
 async def add_many(client: ContextSMSClient, enterprise: Enterprise, count: int,
@@ -94,7 +112,7 @@ async def test_what_people_type_is_shortened_when_shown(bot: MappingBot) -> None
         "an extension": "map +1 555 987 6543 ext " + "9" * HUGE,
     }
     for what, text in typed.items():
-        card = await bot.on_message(in_channel(), text)
+        card = await bot.on_message(in_channel(), text, TEAM)
         assert fits(card), (what, card_size(card))
         assert "…" in texts(card), what
 
@@ -113,7 +131,9 @@ async def test_moving_a_number_with_three_hundred_channels(
 
 def worst_cards() -> dict[str, Card]:
     """The largest card of each kind the Screens can build."""
-    s = Screens(ActionSigner(b"k"), ActionContext(GENERAL, "E0000001"), "ContextSMS")
+    s = Screens(
+        ActionSigner(b"k"), ActionContext(GENERAL, "E" + LONG_ID, tenant=GUID), "ContextSMS"
+    )
     page = [mapping(i, channel=GENERAL, name=WORST_NAME) for i in range(10)]
     worst = page[0]
     many = [(f"19:{i}", f"{i} {WORST_CHANNEL}") for i in range(1000)]
@@ -138,7 +158,58 @@ def worst_cards() -> dict[str, Card]:
         "invalid_name": s.invalid_name("n" * HUGE, "it is too long"),
         "problem": s.problem("A problem", "Nothing was changed.", "r" * HUGE),
         "outcome_unknown": s.outcome_unknown("Not sure", "It may have been applied.", "r" * HUGE),
+        **worst_organization_cards(s),
     }
+
+
+# Ids of tenants, teams and enterprises come from Teams and ContextSMS (a GUID, a thread id of
+# some 60 characters, E0000001): cards carry them in their buttons, so a card's size grows
+# with them. Three times the longest real one, shown in full wherever a card shows one.
+LONG_ID = "x" * 200
+GUID = "aaaaaaaa-0000-4000-8000-00000000000a"
+
+
+def worst_link(i: int) -> Link:
+    return Link(f"{i} {LONG_ID}", f"{i} {WORST_CHANNEL}", f"E{i} {LONG_ID}", START, LONG_ID, True)
+
+
+def worst_organization_cards(s: Screens) -> dict[str, Card]:
+    links = tuple(worst_link(i) for i in range(1000))
+    enterprise = Enterprise(enterprise_id=f"E {LONG_ID}", name=WORST_NAME * 5)
+    entries = [
+        replace(entry(i), actor_name=WORST_NAME * 5, outcome=WORST_NAME, before=LONG_ID,
+                after=LONG_ID, request_id=LONG_ID, entry_id=LONG_ID)
+        for i in range(10)
+    ]  # fmt: skip
+    code = IssuedCode("ABCDE-12345", f"E {LONG_ID}", START, team_scoped=True)
+    problems = [
+        FieldProblem(f, "it is 100000 characters long; a name is at most 100")
+        for f in ("name", "contact", "number", "email")
+    ]
+    return {
+        "no_tenant": s.no_tenant(),
+        "not_linked": s.not_linked(),
+        "setup_without_code": s.setup_without_code(),
+        "linked": s.linked(links[0], links[1]),
+        "setup_refused": s.setup_refused(SetupProblem.WRONG),
+        "not_allowed": s.not_allowed("w" * HUGE, "map, move or unmap numbers here"),
+        "cannot_tell": s.cannot_tell("map, move or unmap numbers here"),
+        "foreign_tenant": s.foreign_tenant(),
+        "relinked": s.relinked(),
+        "history": s.history(entries, {LONG_ID: WORST_CHANNEL}, page=99, older=LONG_ID,
+                             whole=False),
+        "settings": s.settings(links[0], "A notice"),
+        "enterprises": s.enterprises([EnterpriseLinks(enterprise, links)] * 10, 50, 100),
+        "enterprise_form": s.enterprise_form({k.field: "v" * HUGE for k in problems}, problems),
+        "enterprise_created": s.enterprise_created(enterprise.enterprise_id, enterprise.name),
+        "invite": s.invite(code),
+        "invite_in_private": s.invite_in_private(),
+        "operator_usage": s.operator_usage("unlink", "a tenant id or a team id"),
+        "unknown_enterprise": s.unknown_enterprise("e" * HUGE),
+        "links": s.links(list(links[:10]), 50, 100),
+        "confirm_unlink": s.confirm_unlink(links[0].team_id or "", list(links)),
+        "unlinked": s.unlinked("t" * HUGE, list(links)),
+    }  # fmt: skip
 
 
 def test_the_largest_card_of_each_kind_fits() -> None:

@@ -15,13 +15,18 @@ import jsonschema
 import pytest
 
 from bot.actions import ActionContext, ActionSigner, TamperedAction, card_action
+from bot.operations import EnterpriseLinks, FieldProblem
+from bot.storage.models import AuditAction, AuditEntry, Link
+from bot.tenancy import IssuedCode, SetupProblem
 from cards import CARD_SIZE_LIMIT, card_size
 from cards.elements import Card
 from cards.screens import PAGE_SIZE, Screens
-from contextsms.models import Mapping
+from contextsms.models import Enterprise, Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNER = ActionSigner(b"test key")
+TENANT = "aaaaaaaa-0000-4000-8000-00000000000a"
+AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def mapping(
@@ -36,8 +41,85 @@ def mapping(
     )  # fmt: skip
 
 
+def link(i: int, team: str | None = None, enterprise: str = "E0000001") -> Link:
+    return Link(f"{i:08d}-0000-4000-8000-000000000000", team, enterprise, AT, "settings")
+
+
+def entry(i: int, action: AuditAction = AuditAction.REMAP, outcome: str = "ok") -> AuditEntry:
+    return AuditEntry(
+        at=AT, action=action, outcome=outcome, actor_id="0e0e", actor_name="Olga Owner",
+        tenant_id=TENANT, team_id="19:general@thread.tacv2", number=f"+1555{i:07d}",
+        before="19:general@thread.tacv2", after="19:sales@thread.tacv2",
+        request_id="req-abc" if outcome != "ok" else None, entry_id=f"{i:020d}",
+    )  # fmt: skip
+
+
+def enterprise_row(i: int, links: int = 1) -> EnterpriseLinks:
+    ent = Enterprise(enterprise_id=f"E{i:07d}", name=f"Clinic {i}")
+    return EnterpriseLinks(ent, tuple(link(j, enterprise=ent.enterprise_id) for j in range(links)))
+
+
+def organization_cards(s: Screens) -> dict[str, Card]:
+    """The cards of setup, roles, history and settings, and the operators'."""
+    issued = IssuedCode("ABCDE-12345", "E0000002", AT, team_scoped=False)
+    names = {"19:general@thread.tacv2": "General", "19:sales@thread.tacv2": "Sales"}
+    cards = {
+        "no tenant": s.no_tenant(),
+        "not linked": s.not_linked(),
+        "setup without code": s.setup_without_code(),
+        "linked": s.linked(link(1), None),
+        "linked, a team, before another enterprise": s.linked(
+            link(1, team="19:team@thread.tacv2", enterprise="E0000002"), link(1)
+        ),
+        "not allowed": s.not_allowed("an owner of this team", "map, move or unmap numbers here"),
+        "cannot tell": s.cannot_tell("map, move or unmap numbers here"),
+        "foreign tenant": s.foreign_tenant(),
+        "relinked": s.relinked(),
+        "history, empty": s.history([], {}, page=0, older=None, whole=False),
+        "history, a middle page": s.history(
+            [entry(i, outcome="unknown" if i % 3 else "ok") for i in range(10)], names,
+            page=2, older="00000000000000000009", whole=False,
+        ),
+        "history, every organization": s.history(
+            [entry(1, AuditAction.LINK), entry(2, AuditAction.SETTINGS_CHANGED)], {},
+            page=0, older=None, whole=True,
+        ),
+        "settings, owners": s.settings(link(1)),
+        "settings, every member": s.settings(
+            Link(TENANT, "19:team@thread.tacv2", "E0000001", AT, "x", True), "Changed."
+        ),
+        "enterprises, empty": s.enterprises([], 0, 1),
+        "enterprises, a middle page": s.enterprises(
+            [enterprise_row(i, links=i % 5) for i in range(10)], 1, 3
+        ),
+        "enterprise form": s.enterprise_form(),
+        "enterprise form, with problems": s.enterprise_form(
+            {"name": "", "contact": "Dr. X", "number": "12", "email": "nope"},
+            [FieldProblem("name", "it is empty"), FieldProblem("number", "too short"),
+             FieldProblem("email", "it is not an email address")],
+        ),
+        "enterprise created": s.enterprise_created("E0000002", "Sunshine Dental"),
+        "invite": s.invite(issued),
+        "invite, one team": s.invite(IssuedCode("ABCDE-12345", "E0000002", AT, team_scoped=True)),
+        "invite in private": s.invite_in_private(),
+        "operator usage": s.operator_usage("invite", "an enterprise id"),
+        "unknown enterprise": s.unknown_enterprise("E9999999"),
+        "links, empty": s.links([], 0, 1),
+        "links, a middle page": s.links([link(i, team=f"19:t{i}" if i % 2 else None)
+                                         for i in range(10)], 1, 3),
+        "confirm unlink": s.confirm_unlink(TENANT, [link(1)]),
+        "unlinked": s.unlinked(TENANT, [link(1)]),
+        "unlinked, nothing": s.unlinked("19:nobody", []),
+    }  # fmt: skip
+    for problem in SetupProblem:
+        cards[f"setup refused, {problem.value}"] = s.setup_refused(problem)
+    return cards
+
+
 def every_card() -> dict[str, Card]:
-    s = Screens(SIGNER, ActionContext("19:general@thread.tacv2", "E0000001"), "ContextSMS")
+    s = Screens(
+        SIGNER, ActionContext("19:general@thread.tacv2", "E0000001", tenant=TENANT), "ContextSMS"
+    )
     many = [mapping(i, name="A rather long name for a number " * 2) for i in range(PAGE_SIZE)]
     cards = {
         "help in a channel": s.help(True),
@@ -74,8 +156,12 @@ def every_card() -> dict[str, Card]:
             "req-abc123",
         ),
         "status, a middle page": s.status("General", many, None, page=1, pages=3),
+        "help for an operator": s.help(False, operator=True),
+        "outcome unknown, of an enterprise": s.outcome_unknown(
+            "No answer", "It may or may not have been applied.", enterprises=True
+        ),
     }
-    return cards
+    return {**cards, **organization_cards(s)}
 
 
 def test_every_screen_is_covered() -> None:
@@ -154,7 +240,8 @@ def test_actions_carry_signed_ids_only() -> None:
         for action in actions_of(card):
             data = action["data"]
             assert set(data) == {"ctx", "sig"}, name
-            assert set(data["ctx"]) <= {"ch", "ent", "id", "page"}, name
+            assert set(data["ctx"]) <= {"ch", "ent", "id", "page", "ten"}, name
+            assert data["ctx"]["ten"] == TENANT, name
             assert SIGNER.verify(card_action(action["verb"], data)).to_wire() == data["ctx"]
             forged = {"ctx": {**data["ctx"], "id": "NTMAP9999999"}, "sig": data["sig"]}
             with pytest.raises(TamperedAction):

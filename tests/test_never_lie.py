@@ -18,9 +18,21 @@ from contextsms import ContextSMSClient
 from contextsms.models import Enterprise
 from sandbox.threaded import RunningSandbox
 from tests.conftest import fresh_number
-from tests.test_bot_behaviour import GENERAL, SALES, act, bot, button, click, in_channel, texts
+from tests.test_bot_behaviour import (
+    GENERAL,
+    NAMED,
+    SALES,
+    TEAM,
+    act,
+    bot,
+    button,
+    click,
+    in_channel,
+    texts,
+    world,
+)
 
-__all__ = ["bot"]  # the fixture, shared with the behaviour tests
+__all__ = ["bot", "world"]  # the fixtures, shared with the behaviour tests
 
 # More failures than the client's attempts (FAST_RETRIES: 1 + 3 retries), so none gets through.
 OUTLAST = 8
@@ -37,8 +49,7 @@ FAILED_LOOKUPS = [
 ] * OUTLAST
 
 
-async def names() -> dict[str, str]:
-    return {GENERAL: "General", SALES: "Sales"}
+names = NAMED
 
 
 def assert_tells_unknown(card: Card) -> None:
@@ -61,7 +72,7 @@ async def test_map_served_but_failed_and_lookups_failing(
 ) -> None:
     number = fresh_number()
     sandbox.faults(script=served_then_failed("POST", "/api/v2/mapping/add") + FAILED_LOOKUPS)
-    card = await bot.on_message(in_channel(), f"map {number} Desk")
+    card = await bot.on_message(in_channel(), f"map {number} Desk", TEAM)
     assert_tells_unknown(card)
     sandbox.reset()
     [mapping] = await client.list_mappings(enterprise.enterprise_id)
@@ -73,7 +84,7 @@ async def test_remap_command_served_but_failed(
     sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     number = fresh_number()
-    await bot.on_message(in_channel(SALES, "Sales"), f"map {number}")
+    await bot.on_message(in_channel(SALES, "Sales"), f"map {number}", TEAM)
     sandbox.faults(script=served_then_failed("PUT", "/api/v2/mapping/"))
     card = await bot.on_message(in_channel(), f"remap {number}", names)
     assert_tells_unknown(card)
@@ -87,7 +98,7 @@ async def test_move_it_here_served_but_failed(
     sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     number = fresh_number()
-    await bot.on_message(in_channel(SALES, "Sales"), f"map {number}")
+    await bot.on_message(in_channel(SALES, "Sales"), f"map {number}", TEAM)
     taken = await bot.on_message(in_channel(), f"map {number}", names)
     sandbox.faults(script=served_then_failed("PUT", "/api/v2/mapping/"))
     card = await click(bot, taken, "Move it here")
@@ -102,7 +113,7 @@ async def test_move_to_a_chosen_channel_served_but_failed(
     sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     number = fresh_number()
-    await bot.on_message(in_channel(), f"map {number}")
+    await bot.on_message(in_channel(), f"map {number}", TEAM)
     status = await bot.on_message(in_channel(), "status", names)
     remap = button(status, "Remap")
     pick = await act(bot, in_channel(), remap["verb"], remap["data"], names)
@@ -121,8 +132,8 @@ async def test_unmap_served_but_failed(
     sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     number = fresh_number()
-    await bot.on_message(in_channel(), f"map {number}")
-    ask = await bot.on_message(in_channel(), f"unmap {number}")
+    await bot.on_message(in_channel(), f"map {number}", TEAM)
+    ask = await bot.on_message(in_channel(), f"unmap {number}", TEAM)
     sandbox.faults(script=served_then_failed("DELETE", "/api/v2/mapping/"))
     card = await click(bot, ask, "Unmap")
     assert_tells_unknown(card)
@@ -135,9 +146,9 @@ async def test_a_refused_change_still_says_nothing_was_changed(
     sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     number = fresh_number()
-    await bot.on_message(in_channel(SALES, "Sales"), f"map {number}")
+    await bot.on_message(in_channel(SALES, "Sales"), f"map {number}", TEAM)
     sandbox.faults(script=[{"method": "PUT", "path_prefix": "/api/v2/mapping/", "status": 403}])
-    card = await bot.on_message(in_channel(), f"remap {number}")
+    card = await bot.on_message(in_channel(), f"remap {number}", TEAM)
     assert "Not allowed" in texts(card) and "Nothing was changed" in texts(card)
     sandbox.reset()
     [mapping] = await client.list_mappings(enterprise.enterprise_id)

@@ -17,10 +17,19 @@ from bot.handlers import MappingBot
 from contextsms import ContextSMSClient
 from contextsms.models import Enterprise
 from tests.conftest import fresh_number
-from tests.test_bot_behaviour import GENERAL, PERSONAL, act, bot, in_channel, texts
+from tests.test_bot_behaviour import (
+    GENERAL,
+    PERSONAL,
+    TEAM,
+    act,
+    bot,
+    in_channel,
+    texts,
+    world,
+)
 from tests.test_cards import actions_of, every_card
 
-__all__ = ["bot"]  # the fixture, shared with the behaviour tests
+__all__ = ["bot", "world"]  # the fixtures, shared with the behaviour tests
 
 KEY = b"k"  # the behaviour tests' signing key
 
@@ -35,6 +44,10 @@ def test_wire_values_are_those_of_posted_cards() -> None:
     assert [v.value for v in CardVerb] == [
         "help", "status", "list", "map", "remap", "remap.pick", "remap.move", "unmap.ask",
         "unmap.confirm",
+        # Many organizations (issue 8): added after, never in place of, the ones above.
+        "setup", "history", "settings", "settings.members.on", "settings.members.off",
+        "enterprises", "enterprise.new", "enterprise.create", "invite", "links", "unlink.ask",
+        "unlink.confirm",
     ]  # fmt: skip
 
 
@@ -52,7 +65,7 @@ async def test_a_card_signed_the_old_way_is_accepted(
     bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
 ) -> None:
     number = fresh_number()
-    await bot.on_message(in_channel(), f"map {number}")
+    await bot.on_message(in_channel(), f"map {number}", TEAM)
     [mapping] = await client.list_mappings(enterprise.enterprise_id)
     ctx = {"ch": GENERAL, "ent": enterprise.enterprise_id, "id": mapping.id}
     ask = await act(bot, in_channel(), "unmap.ask", old_signature("unmap.ask", ctx))
