@@ -98,8 +98,8 @@ def parse(text: str, default_region: str = "US") -> Command:
     head = words[0].lower() if words and words[0] else ""
     rest = words[1:]
     verb = TWO_WORDS.get((head, rest[0].lower())) if rest else None
-    if verb is not None:
-        return Command(verb, word=verb.value, argument=" ".join(rest[1:]))
+    if verb is not None:  # its first word only, as for any command the bot does not know
+        return Command(verb, word=head, argument=" ".join(rest[1:]))
     verb = ALIASES.get(head)
     if verb is None:
         return Command(None, word=head)
