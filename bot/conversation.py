@@ -42,6 +42,7 @@ class Conversation:
     team_id: str | None = None
     user: Person | None = None
     conversation_id: str | None = None
+    personal: bool = False  # a one-to-one chat with the bot (Teams' conversationType personal)
 
     @property
     def in_channel(self) -> bool:
