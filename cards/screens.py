@@ -7,12 +7,13 @@ import phonenumbers
 
 from bot.actions import CardVerb
 from bot.commands import NAME_LIMIT
-from cards.base import PAGE_SIZE, TYPED_LIMIT, number_text, when
+from cards.base import NAME_SHOWN, PAGE_SIZE, ROW_SHOWN, TYPED_LIMIT, number_text, when
 from cards.elements import (
     Card,
     Element,
     action_set,
     card,
+    card_size,
     container,
     facts,
     heading,
@@ -28,17 +29,36 @@ __all__ = ["PAGE_SIZE", "Screens", "number_text", "when"]
 # What Input.Text accepts before Teams sends the form: digits, spaces and the usual signs,
 # 7 to 20 characters. The bot checks the number again, fully.
 NUMBER_PATTERN = r"^(tel:)?[+(]?[0-9][0-9 ().\-]{5,18}[0-9]$"
-CHANNEL_CHOICES = 50  # channels offered on one "Move this number" card
-CHANNEL_LIMIT = 60  # characters of a channel's name shown in a choice
+CHANNEL_CHOICES = 50  # channels offered on one "Move this number" card, at most
+CHANNEL_LIMIT = 60  # characters of a channel's name in a choice (Teams allows 50)
+CHOICES_BUDGET = 16 * 1024  # bytes of those choices as sent: fewer where names are emoji
 
 
 def number_label(mapping: Mapping) -> str:
     return number_text(mapping.phone_number)
 
 
-def name_of(mapping: Mapping) -> str:
-    """A mapping's name as literal text (names may hold any character)."""
-    return plain(mapping.name) if mapping.name else "Unnamed"
+def name_of(mapping: Mapping, limit: int = NAME_SHOWN) -> str:
+    """A mapping's name as literal text (names may hold any character, 200 of them)."""
+    return plain(mapping.name, limit) if mapping.name else "Unnamed"
+
+
+def bold_channel(channel: str) -> str:
+    return f"**{plain(channel, NAME_SHOWN)}**"
+
+
+def channel_choices(channels: list[tuple[str, str]]) -> list[Element]:
+    """The first of `channels` as choices (titles are plain text, not markdown: shortened
+    only), as many as fit in CHOICES_BUDGET."""
+    choices: list[Element] = []
+    used = 0
+    for cid, name in channels[:CHANNEL_CHOICES]:
+        choice = {"title": shorten(name, CHANNEL_LIMIT), "value": cid}
+        used += card_size(choice)
+        if used > CHOICES_BUDGET:
+            break
+        choices.append(choice)
+    return choices
 
 
 def example_number(region: str) -> tuple[str, str]:
@@ -82,7 +102,7 @@ class Screens(OrganizationScreens, OperatorScreens):
                 ("list", "All your organization's numbers, by channel"),
                 ("history", "This team's latest changes (owners)"),
                 ("settings", "Who may change this team's numbers (owners)"),
-                ("setup <code>", f"Set up your organization with a code from your "
+                ("setup <setup code>", f"Set up your organization with a code from your "
                                  f"{self.product} provider"),
                 ("help", "This card"),
             ]),
@@ -185,7 +205,7 @@ class Screens(OrganizationScreens, OperatorScreens):
         page: int = 0, pages: int = 1,
     ) -> Card:  # fmt: skip
         """One page of this channel's numbers (`mappings` is the page's), then the map form."""
-        body: list[Element] = [heading(f"Numbers in {plain(channel)}")]
+        body: list[Element] = [heading(f"Numbers in {plain(channel, NAME_SHOWN)}")]
         if notice:
             body.append(text(notice, weight="Bolder"))
         if not mappings:
@@ -199,7 +219,7 @@ class Screens(OrganizationScreens, OperatorScreens):
             body.append(
                 container(
                     [
-                        text(f"**{name_of(mapping)}**: {number_label(mapping)}"),
+                        text(f"**{name_of(mapping, ROW_SHOWN)}**: {number_label(mapping)}"),
                         text(f"Since {when(mapping.created_date)}", subtle=True),
                         action_set([
                             self.act("Remap", CardVerb.REMAP_PICK, mapping_id=mapping.id),
@@ -230,20 +250,23 @@ class Screens(OrganizationScreens, OperatorScreens):
             ],
         )
 
-    def taken_in_enterprise(self, mapping: Mapping, channel: str) -> Card:
+    def _mapped_to(self, mapping: Mapping, channel: str, title: str, then: str,
+                   *actions: Element) -> Card:  # fmt: skip
+        """The number is another channel's: what it means here (`then`) and what can be done."""
         return card(
             [
-                heading("Already mapped to another channel", "warning"),
-                text(
-                    f"{number_label(mapping)} is mapped to **{plain(channel)}**. Move it here to "
-                    "receive its SMS in this channel instead."
-                ),
+                heading(title, "warning"),
+                text(f"{number_label(mapping)} is mapped to {bold_channel(channel)}{then}"),
             ],
-            [
-                self.act("Move it here", CardVerb.REMAP, style="positive", mapping_id=mapping.id),
-                self.act("This channel's numbers", CardVerb.STATUS),
-            ],
+            [*actions, self.act("This channel's numbers", CardVerb.STATUS)],
         )
+
+    def taken_in_enterprise(self, mapping: Mapping, channel: str) -> Card:
+        return self._mapped_to(
+            mapping, channel, "Already mapped to another channel",
+            ". Move it here to receive its SMS in this channel instead.",
+            self.act("Move it here", CardVerb.REMAP, style="positive", mapping_id=mapping.id),
+        )  # fmt: skip
 
     def taken_elsewhere(self, number: str) -> Card:
         return card(
@@ -267,7 +290,7 @@ class Screens(OrganizationScreens, OperatorScreens):
             f"SMS to {number_label(mapping)} already arrive in this channel."
             if already
             else f"SMS to {number_label(mapping)} now arrive in this channel"
-            + (f" instead of **{plain(from_channel)}**." if from_channel else ".")
+            + (f" instead of {bold_channel(from_channel)}." if from_channel else ".")
         )
         return card(
             [heading("Number moved here" if not already else "Already here", "good"), text(detail)],
@@ -290,22 +313,20 @@ class Screens(OrganizationScreens, OperatorScreens):
                 ],
                 [self.act("This channel's numbers", CardVerb.STATUS)],
             )
+        choices = channel_choices(channels)
         body: list[Element] = [
             heading("Move this number"),
             text(f"Move {number_label(mapping)} ({name_of(mapping)}) to:"),
             {
                 "type": "Input.ChoiceSet", "id": "target", "label": "Channel",
                 "isRequired": True, "errorMessage": "Choose a channel",
-                "value": channels[0][0],
-                # Choice titles are plain text, not markdown: shortened only.
-                "choices": [{"title": shorten(name, CHANNEL_LIMIT), "value": cid}
-                            for cid, name in channels[:CHANNEL_CHOICES]],
+                "value": channels[0][0], "choices": choices,
             },
         ]  # fmt: skip
-        if len(channels) > CHANNEL_CHOICES:
+        if len(channels) > len(choices):
             body.append(
                 text(
-                    f"Showing the first {CHANNEL_CHOICES} of {len(channels)} channels. To move it "
+                    f"Showing the first {len(choices)} of {len(channels)} channels. To move it "
                     f"to another one, write `remap {mapping.phone_number}` in that channel.",
                     subtle=True,
                 )
@@ -323,7 +344,7 @@ class Screens(OrganizationScreens, OperatorScreens):
         return card(
             [
                 heading("Already there" if already else "Number moved", "good"),
-                text(f"SMS to {number_label(mapping)} now arrive in **{plain(channel)}**."),
+                text(f"SMS to {number_label(mapping)} now arrive in {bold_channel(channel)}."),
             ],
             [self.act("This channel's numbers", CardVerb.STATUS)],
         )
@@ -368,24 +389,18 @@ class Screens(OrganizationScreens, OperatorScreens):
         )
 
     def in_another_channel(self, mapping: Mapping, channel: str) -> Card:
-        return card(
-            [
-                heading("This number has moved", "warning"),
-                text(
-                    f"{number_label(mapping)} is now mapped to **{plain(channel)}**, not this "
-                    "channel, so nothing was changed. Unmap it from that channel."
-                ),
-            ],
-            [self.act("This channel's numbers", CardVerb.STATUS)],
-        )
+        return self._mapped_to(
+            mapping, channel, "This number has moved",
+            " now, not to this channel, so nothing was changed. Unmap it from that channel.",
+        )  # fmt: skip
 
     def list(self, groups: list[tuple[str, list[Mapping]]], page: int, pages: int) -> Card:
         body: list[Element] = [heading("All numbers of your organization")]
         if not groups:
             body.append(text("No number is mapped yet. In a channel, type `map <number>`."))
         for channel, mappings in groups:
-            body.append(text(plain(channel), weight="Bolder"))
-            body.append(facts([(name_of(m), number_label(m)) for m in mappings]))
+            body.append(text(plain(channel, ROW_SHOWN), weight="Bolder"))
+            body.append(facts([(name_of(m, ROW_SHOWN), number_label(m)) for m in mappings]))
         return card(body, self._pager(CardVerb.LIST, page, pages, body))
 
     # -- problems -------------------------------------------------------------------------

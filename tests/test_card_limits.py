@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+
+import pytest
 
 from bot.actions import ActionContext, ActionSigner
 from bot.conversation import Conversation
@@ -39,6 +41,10 @@ PLATFORM_NAME_LIMIT = 200  # the longest name ContextSMS accepts
 # Every character of it is one the cards must escape, so it doubles on the card.
 WORST_NAME = ("*_[`<#" * 40)[:PLATFORM_NAME_LIMIT]
 WORST_CHANNEL = ("[*_" * 100)[:PLATFORM_NAME_LIMIT]
+# A character outside the Basic Multilingual Plane is a surrogate pair in the ASCII-escaped
+# JSON that is sent, \ud83d\ude00: 12 bytes for one character of a name.
+EMOJI_CHARACTER = "\U0001f600"
+EMOJI = EMOJI_CHARACTER * PLATFORM_NAME_LIMIT
 CHANNELS = [f"19:{i:04d}{'x' * 60}@thread.tacv2" for i in range(300)]
 HUGE = 100_000
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -54,7 +60,8 @@ channel_names = Directory(
 
 
 async def add_many(client: ContextSMSClient, enterprise: Enterprise, count: int,
-                   channel_of: list[str], first: int) -> dict[str, str]:  # fmt: skip
+                   channel_of: list[str], first: int,
+                   name: str = WORST_NAME) -> dict[str, str]:  # fmt: skip
     """`count` numbers with the longest worst-case names, spread over `channel_of`."""
     numbers = [f"+1555{first + i:07d}" for i in range(count)]
     gate = asyncio.Semaphore(8)
@@ -65,7 +72,7 @@ async def add_many(client: ContextSMSClient, enterprise: Enterprise, count: int,
                 enterprise.enterprise_id,
                 MappingCreate(
                     phone_number=number, messaging_app_id=channel_of[i % len(channel_of)],
-                    name=WORST_NAME,
+                    name=name,
                 ),
             )  # fmt: skip
 
@@ -103,6 +110,22 @@ async def test_status_and_list_of_a_thousand_numbers(
     assert set().union(*(numbers_on(page, set(mapped)) for page in lists)) == set(mapped)
 
 
+async def test_numbers_named_with_the_longest_emoji_names_fit(
+    bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
+) -> None:
+    # 200 emoji are a name the platform accepts, and 2,400 bytes each on a card as sent.
+    mapped = await add_many(client, enterprise, 12, [GENERAL], 9_200_000, name=EMOJI)
+    emoji_names = Directory({GENERAL: EMOJI})
+    status = await walk(bot, await bot.on_message(in_channel(), "status", emoji_names),
+                        in_channel())  # fmt: skip
+    lists = await walk(bot, await bot.on_message(PERSONAL, "list", emoji_names), PERSONAL)
+    for page in status + lists:
+        assert fits(page), card_size(page)
+        assert EMOJI_CHARACTER * 10 in texts(page) and "…" in texts(page)  # cut, not dropped
+    assert set().union(*(numbers_on(page, set(mapped)) for page in status)) == set(mapped)
+    assert set().union(*(numbers_on(page, set(mapped)) for page in lists)) == set(mapped)
+
+
 async def test_what_people_type_is_shortened_when_shown(bot: MappingBot) -> None:
     typed = {
         "an unknown command": "frobnicate" * (HUGE // 10),
@@ -110,6 +133,8 @@ async def test_what_people_type_is_shortened_when_shown(bot: MappingBot) -> None
         "a word that is no number": "map " + "x" * HUGE,
         "a name too long": "map +1 555 987 6543 " + "n" * HUGE,
         "an extension": "map +1 555 987 6543 ext " + "9" * HUGE,
+        "an emoji command": EMOJI_CHARACTER * HUGE,
+        "an emoji name too long": "map +1 555 987 6543 " + EMOJI_CHARACTER * HUGE,
     }
     for what, text in typed.items():
         card = await bot.on_message(in_channel(), text, TEAM)
@@ -129,36 +154,51 @@ async def test_moving_a_number_with_three_hundred_channels(
     assert "remap +15559100000" in texts(pick)  # how to reach the others
 
 
-def worst_cards() -> dict[str, Card]:
+@dataclass(frozen=True)
+class Worst:
+    """The longest text of one alphabet, wherever a card shows text from people or the API."""
+
+    name: str  # a mapping's or an enterprise's name, a person's
+    channel: str  # a channel's name
+    typed: str  # one character of what people type, repeated HUGE times
+
+
+WORST = {
+    "markup": Worst(WORST_NAME, WORST_CHANNEL, "x"),
+    "emoji": Worst(EMOJI, EMOJI, EMOJI_CHARACTER),
+}
+
+
+def worst_cards(worst: Worst) -> dict[str, Card]:
     """The largest card of each kind the Screens can build."""
     s = Screens(
         ActionSigner(b"k"), ActionContext(GENERAL, "E" + LONG_ID, tenant=GUID), "ContextSMS"
     )
-    page = [mapping(i, channel=GENERAL, name=WORST_NAME) for i in range(10)]
-    worst = page[0]
-    many = [(f"19:{i}", f"{i} {WORST_CHANNEL}") for i in range(1000)]
+    page = [mapping(i, channel=GENERAL, name=worst.name) for i in range(10)]
+    one, channel, typed = page[0], worst.channel, worst.typed * HUGE
+    many = [(f"19:{i}", f"{i} {channel}") for i in range(1000)]
     return {
-        "help": s.help(True, unknown="x" * HUGE),
+        "help": s.help(True, unknown=typed),
         "welcome": s.welcome(),
         "pending": s.pending(),
-        "channel_only": s.channel_only("y" * HUGE),
-        "status": s.status(WORST_CHANNEL, page, notice="A notice", page=5, pages=100),
-        "mapped": s.mapped(worst, already=False),
-        "taken_in_enterprise": s.taken_in_enterprise(worst, WORST_CHANNEL),
-        "taken_elsewhere": s.taken_elsewhere(worst.phone_number),
-        "moved": s.moved(worst, WORST_CHANNEL, already=False),
-        "pick_channel": s.pick_channel(worst, many),
-        "moved_away": s.moved_away(worst, WORST_CHANNEL, already=False),
-        "not_mapped": s.not_mapped(worst.phone_number),
-        "confirm_unmap": s.confirm_unmap(worst),
-        "unmapped": s.unmapped(worst.phone_number, already=False),
-        "in_another_channel": s.in_another_channel(worst, WORST_CHANNEL),
-        "list": s.list([(WORST_CHANNEL, [m]) for m in page], 5, 100),
-        "invalid_number": s.invalid_number("1" * HUGE, "it has too many digits", "map"),
-        "invalid_name": s.invalid_name("n" * HUGE, "it is too long"),
-        "problem": s.problem("A problem", "Nothing was changed.", "r" * HUGE),
-        "outcome_unknown": s.outcome_unknown("Not sure", "It may have been applied.", "r" * HUGE),
-        **worst_organization_cards(s),
+        "channel_only": s.channel_only(typed),
+        "status": s.status(channel, page, notice="A notice", page=5, pages=100),
+        "mapped": s.mapped(one, already=False),
+        "taken_in_enterprise": s.taken_in_enterprise(one, channel),
+        "taken_elsewhere": s.taken_elsewhere(one.phone_number),
+        "moved": s.moved(one, channel, already=False),
+        "pick_channel": s.pick_channel(one, many),
+        "moved_away": s.moved_away(one, channel, already=False),
+        "not_mapped": s.not_mapped(one.phone_number),
+        "confirm_unmap": s.confirm_unmap(one),
+        "unmapped": s.unmapped(one.phone_number, already=False),
+        "in_another_channel": s.in_another_channel(one, channel),
+        "list": s.list([(channel, [m]) for m in page], 5, 100),
+        "invalid_number": s.invalid_number(typed, "it has too many digits", "map"),
+        "invalid_name": s.invalid_name(typed, "it is too long"),
+        "problem": s.problem("A problem", "Nothing was changed.", typed),
+        "outcome_unknown": s.outcome_unknown("Not sure", "It may have been applied.", typed),
+        **worst_organization_cards(s, worst),
     }
 
 
@@ -173,12 +213,13 @@ def worst_link(i: int) -> Link:
     return Link(f"{i} {LONG_ID}", f"{i} {WORST_CHANNEL}", f"E{i} {LONG_ID}", START, LONG_ID, True)
 
 
-def worst_organization_cards(s: Screens) -> dict[str, Card]:
+def worst_organization_cards(s: Screens, worst: Worst) -> dict[str, Card]:
     links = tuple(worst_link(i) for i in range(1000))
-    enterprise = Enterprise(enterprise_id=f"E {LONG_ID}", name=WORST_NAME * 5)
+    typed = worst.typed * HUGE
+    enterprise = Enterprise(enterprise_id=f"E {LONG_ID}", name=worst.name * 5)
     entries = [
-        replace(entry(i), actor_name=WORST_NAME * 5, outcome=WORST_NAME, before=LONG_ID,
-                after=LONG_ID, request_id=LONG_ID, entry_id=LONG_ID)
+        replace(entry(i), actor_name=worst.name * 5, outcome=worst.name, before=LONG_ID,
+                after=LONG_ID, request_id=typed, entry_id=LONG_ID)
         for i in range(10)
     ]  # fmt: skip
     code = IssuedCode("ABCDE-12345", f"E {LONG_ID}", START, team_scoped=True)
@@ -192,28 +233,29 @@ def worst_organization_cards(s: Screens) -> dict[str, Card]:
         "setup_without_code": s.setup_without_code(),
         "linked": s.linked(links[0], links[1]),
         "setup_refused": s.setup_refused(SetupProblem.WRONG),
-        "not_allowed": s.not_allowed("w" * HUGE, "map, move or unmap numbers here"),
+        "not_allowed": s.not_allowed(typed, "map, move or unmap numbers here"),
         "cannot_tell": s.cannot_tell("map, move or unmap numbers here"),
         "foreign_tenant": s.foreign_tenant(),
         "relinked": s.relinked(),
-        "history": s.history(entries, {LONG_ID: WORST_CHANNEL}, page=99, older=LONG_ID,
+        "history": s.history(entries, {LONG_ID: worst.channel}, page=99, older=LONG_ID,
                              whole=False),
         "settings": s.settings(links[0], "A notice"),
         "enterprises": s.enterprises([EnterpriseLinks(enterprise, links)] * 10, 50, 100),
-        "enterprise_form": s.enterprise_form({k.field: "v" * HUGE for k in problems}, problems),
+        "enterprise_form": s.enterprise_form({k.field: typed for k in problems}, problems),
         "enterprise_created": s.enterprise_created(enterprise.enterprise_id, enterprise.name),
         "invite": s.invite(code),
         "invite_in_private": s.invite_in_private(),
         "operator_usage": s.operator_usage("unlink", "a tenant id or a team id"),
-        "unknown_enterprise": s.unknown_enterprise("e" * HUGE),
+        "unknown_enterprise": s.unknown_enterprise(typed),
         "links": s.links(list(links[:10]), 50, 100),
         "confirm_unlink": s.confirm_unlink(links[0].team_id or "", list(links)),
-        "unlinked": s.unlinked("t" * HUGE, list(links)),
+        "unlinked": s.unlinked(typed, list(links)),
     }  # fmt: skip
 
 
-def test_the_largest_card_of_each_kind_fits() -> None:
-    cards = worst_cards()
+@pytest.mark.parametrize("alphabet", sorted(WORST))
+def test_the_largest_card_of_each_kind_fits(alphabet: str) -> None:
+    cards = worst_cards(WORST[alphabet])
     kinds = {
         name for name, _ in inspect.getmembers(Screens, inspect.isfunction)
         if not name.startswith("_") and name not in {"act", "map_form"}
