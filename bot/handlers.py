@@ -39,7 +39,7 @@ from bot.storage.models import AuditAction, Link
 from bot.tenancy import Linked, NoTenant, SetupRefused, Tenancy
 from cards.elements import Card
 from cards.operator import link_target
-from cards.screens import PAGE_SIZE, Screens
+from cards.screens import PAGE_SIZE, Screens, number_text
 from contextsms import (
     ContextSMSError,
     DeadlineExceeded,
@@ -177,6 +177,12 @@ class Route(Generic[H]):
     in_channel: bool = False  # it maps numbers to the channel it comes from, so it needs one
     what: str = "map, move or unmap numbers here"  # what a refused person may not do
     changes: bool = False  # it writes: a card made where no enterprise was linked may not
+
+
+def no_longer_mapped(number: str | None) -> str:
+    """The notice for a number someone unmapped since the card was sent."""
+    which = number_text(number) if number else "That number"
+    return f"{which} is no longer mapped in your organization, so nothing was changed."
 
 
 def is_private(conversation: Conversation) -> bool:
@@ -605,6 +611,7 @@ class MappingBot:
         )
         match outcome:
             case NotMapped(missing):
+                await self._done(turn, changed=False)
                 return turn.screens.not_mapped(missing)
             case Moved(mapping, from_channel, already):
                 await self._done(turn, changed=not already)
@@ -760,9 +767,7 @@ class MappingBot:
     async def on_remap_action(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
         existing = await self.service.by_id(turn.enterprise_id, ctx.mapping_id or "", turn.limit)
         if existing is None:
-            return await self._status(
-                turn, notice="That number is no longer mapped in your organization."
-            )
+            return await self._status(turn, notice=no_longer_mapped(None))
         return await self._move_here(turn, existing, existing.phone_number)
 
     async def on_remap_pick(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
@@ -783,9 +788,16 @@ class MappingBot:
             )
         existing = await self._still_here(turn, existing)
         turn.change = Change(AuditAction.REMAP, existing.phone_number, turn.channel_id, target)
-        moved = await self.service.move(existing, target, turn.limit)
-        await self._done(turn, changed=not moved.already)
-        return turn.screens.moved_away(moved.mapping, channels[target], already=moved.already)
+        outcome = await self.service.move(existing, target, turn.limit)
+        match outcome:
+            case NotMapped(number):
+                await self._done(turn, changed=False)
+                return await self._status(turn, notice=no_longer_mapped(number))
+            case Moved(mapping, _, already):
+                await self._done(turn, changed=not already)
+                return turn.screens.moved_away(mapping, channels[target], already=already)
+            case _:
+                assert_never(outcome)
 
     async def on_unmap_ask(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
         return turn.screens.confirm_unmap(await self._mapping_here(turn, ctx))

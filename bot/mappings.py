@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contextsms import ContextSMSClient, DuplicateMapping
+from contextsms import ContextSMSClient, DuplicateMapping, NotFound
 from contextsms.models import Mapping, MappingCreate, MappingUpdate
 from contextsms.retry import Deadline
 
@@ -108,13 +108,18 @@ class MappingService:
             return NotMapped(number)
         return await self.move(existing, channel_id, limit)
 
-    async def move(self, existing: Mapping, channel_id: str, limit: Deadline) -> Moved:
+    async def move(self, existing: Mapping, channel_id: str, limit: Deadline) -> Moved | NotMapped:
         """Route `existing` to `channel_id` instead of its channel."""
         if existing.messaging_app_id == channel_id:
             return Moved(existing, from_channel=None, already=True)
-        moved = await self._client.update_mapping(
-            existing.id, MappingUpdate(messaging_app_id=channel_id), deadline=limit.remaining()
-        )
+        try:
+            moved = await self._client.update_mapping(
+                existing.id, MappingUpdate(messaging_app_id=channel_id), deadline=limit.remaining()
+            )
+        except NotFound as exc:
+            if exc.outcome_unknown:  # an earlier attempt may have moved it before it went
+                raise
+            return NotMapped(existing.phone_number)  # unmapped by someone since looked up
         return Moved(moved, from_channel=existing.messaging_app_id)
 
     async def unmap(
@@ -125,5 +130,10 @@ class MappingService:
             return Unmapped(None, already=True)
         if existing.messaging_app_id != channel_id:
             return InAnotherChannel(existing)
-        await self._client.delete_mapping(existing.id, deadline=limit.remaining())
+        try:
+            await self._client.delete_mapping(existing.id, deadline=limit.remaining())
+        except NotFound:
+            # Unmapped by someone since it was looked up. (A 404 after an attempt of ours
+            # that may have acted is the client's success, not this.)
+            return Unmapped(existing.phone_number, already=True)
         return Unmapped(existing.phone_number)

@@ -5,9 +5,10 @@ No Bot Framework here: the handlers take a Conversation and return cards.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -455,3 +456,73 @@ async def test_remap_from_the_status_card_moves_a_number_to_a_chosen_channel(
 def _click(card: Card, title: str) -> dict[str, Any]:
     action = button(card, title)
     return {"verb": action["verb"], "data": action["data"]}
+
+
+LOOKUP = "/api/v2/numbertomessageappmapping"
+
+
+async def while_looked_up(
+    sandbox: RunningSandbox, work: Awaitable[Card], meanwhile: Callable[[], Awaitable[object]]
+) -> Card:
+    """`work`, whose look-up of the numbers ContextSMS answers late: `meanwhile` (someone
+    else's change) runs after ContextSMS read them and before the bot acts on what it read."""
+
+    def lookups() -> int:
+        counts: dict[str, int] = sandbox.stats()["requests"]
+        return sum(n for key, n in counts.items() if key.startswith(f"GET {LOOKUP}"))
+
+    before = await asyncio.to_thread(lookups)
+    sandbox.faults(
+        script=[{"method": "GET", "path_prefix": LOOKUP, "delay_ms": 3000, "after_handler": True}]
+    )
+    task = asyncio.ensure_future(work)
+    for _ in range(200):
+        if await asyncio.to_thread(lookups) > before:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # read by now: its answer is held back for 3 s
+    await meanwhile()
+    return await task
+
+
+async def test_unmap_of_a_number_someone_unmapped_meanwhile_says_it_is_unmapped(
+    sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
+) -> None:
+    number = fresh_number()
+    await bot.on_message(in_channel(), f"map {number}", TEAM)
+    [mapping] = await client.list_mappings(enterprise.enterprise_id)
+    ask = await bot.on_message(in_channel(), f"unmap {number}", TEAM)
+    card = await while_looked_up(
+        sandbox, click(bot, ask, "Unmap"), lambda: client.delete_mapping(mapping.id)
+    )
+    assert "Already unmapped" in texts(card) and number in texts(card)
+    assert "Not found" not in texts(card) and "setup" not in texts(card)
+    assert await client.list_mappings(enterprise.enterprise_id) == []
+
+
+async def test_moving_a_number_someone_unmapped_meanwhile_says_it_is_not_mapped(
+    sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
+) -> None:
+    number = fresh_number()
+    await bot.on_message(in_channel(SALES, "Sales"), f"map {number}", TEAM)
+    [mapping] = await client.list_mappings(enterprise.enterprise_id)
+    typed = await while_looked_up(
+        sandbox, bot.on_message(in_channel(), f"remap {number}", NAMED),
+        lambda: client.delete_mapping(mapping.id),
+    )  # fmt: skip
+    assert f"{number}) is not mapped in your organization" in texts(typed)
+    assert "Not found" not in texts(typed)
+    assert await client.list_mappings(enterprise.enterprise_id) == []
+
+    await bot.on_message(in_channel(), f"map {number}", TEAM)
+    [mapping] = await client.list_mappings(enterprise.enterprise_id)
+    pick = await click(bot, await bot.on_message(in_channel(), "status", NAMED), "Remap",
+                       directory=NAMED)  # fmt: skip
+    move = button(pick, "Move")
+    chosen = await while_looked_up(
+        sandbox, act(bot, in_channel(), move["verb"], {**move["data"], "target": SALES}, NAMED),
+        lambda: client.delete_mapping(mapping.id),
+    )  # fmt: skip
+    assert f"{number}) is no longer mapped in your organization" in texts(chosen)
+    assert "Not found" not in texts(chosen) and "Number moved" not in texts(chosen)
+    assert await client.list_mappings(enterprise.enterprise_id) == []
