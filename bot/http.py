@@ -25,7 +25,9 @@ from bot.credentials import OutboundTokenError
 from bot.inbound_auth import AuthError, BotFrameworkAuth, KeysUnavailable, ValidToken
 from bot.logs import event
 from bot.settings import Settings
-from bot.teams import CARD_ACTION, TeamsBot, card_invoke_response
+from bot.storage.base import Storage
+from bot.teams import CARD_ACTION, TeamsBot, card_invoke_response, tenant_of
+from bot.tenancy import Tenancy
 from cards.elements import Card, card, heading, text
 from contextsms import ContextSMSClient, ContextSMSError
 
@@ -42,6 +44,8 @@ class Services:
     teams_bot: TeamsBot
     auth: BotFrameworkAuth | None  # None in local development: requests are not checked
     http: httpx.AsyncClient
+    storage: Storage
+    tenancy: Tenancy
 
 
 SERVICES = web.AppKey("services", Services)
@@ -71,11 +75,20 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
 
+    async def link_single_organization(_: web.Application) -> None:
+        # A deployment for one organization names its tenant and enterprise in settings
+        # (both or neither): linked at start, recorded in the audit trail when it changes.
+        account = services.settings.contextsms
+        if account.tenant_id and account.enterprise_id:
+            await services.tenancy.link_from_settings(account.tenant_id, account.enterprise_id)
+
     async def close(_: web.Application) -> None:
         await services.teams_bot.aclose()  # cards still being finished get a few seconds
         await services.client.aclose()
         await services.http.aclose()
+        await services.storage.aclose()
 
+    app.on_startup.append(link_single_organization)
     app.on_cleanup.append(close)
     return app
 
@@ -113,7 +126,7 @@ async def messages(request: web.Request) -> web.Response:
             services.auth.check_activity(token, envelope.service_url, envelope.channel_id)
         except AuthError as exc:
             return _refused(str(exc))
-    tenant = _tenant_of(body)
+    tenant = tenant_of(activity)
     with activity_log.begin(
         envelope.type, activity_id=envelope.id, conversation_id=envelope.conversation.id,
         tenant_id=tenant, name=envelope.name,
@@ -164,15 +177,6 @@ def unavailable_card() -> Card:
         text("I can't reach the Microsoft service that carries my replies. Try again in a few "
              "minutes."),
     ])  # fmt: skip
-
-
-def _tenant_of(body: dict[str, Any]) -> str | None:
-    tenant = (body.get("channelData") or {}).get("tenant") if isinstance(body, dict) else None
-    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
-        return str(tenant["id"])
-    conversation = body.get("conversation") if isinstance(body, dict) else None
-    value = conversation.get("tenantId") if isinstance(conversation, dict) else None
-    return value if isinstance(value, str) else None
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -1,5 +1,12 @@
 """The Teams glue: activities in, cards out. The only module of the bot's behaviour that knows
-Bot Framework types; everything it calls takes a `Conversation` and returns card dicts."""
+Bot Framework types; everything it calls takes a `Conversation` and a `TeamDirectory` and
+returns card dicts.
+
+Besides messages and card actions, it keeps the storage's conversation references: where the
+bot can post later. One is recorded when the bot is installed (a conversationUpdate adding the
+bot, an installationUpdate "add") and refreshed by every other conversationUpdate, and dropped
+when the bot is removed. An activity without a tenant changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 from botbuilder.core import BotAdapter, InvokeResponse, MessageFactory, TurnContext
@@ -16,9 +24,12 @@ from botbuilder.schema.teams import TeamInfo
 
 from bot import activity_log
 from bot.actions import TamperedAction, parse_invoke
-from bot.conversation import Conversation, general_channel_name
+from bot.conversation import Conversation, Person, general_channel_name
 from bot.credentials import OutboundTokenError
-from bot.handlers import ChannelNames, MappingBot
+from bot.handlers import MappingBot
+from bot.logs import event
+from bot.storage.base import Storage
+from bot.storage.models import ConversationRef
 from cards.elements import Card
 
 log = logging.getLogger("bot.teams")
@@ -27,22 +38,64 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_ACTION = "adaptiveCard/action"  # the invoke of an Action.Execute click
 CHANNEL_NAMES_TTL = 60.0
 VERB_LOGGED = 64  # characters of a refused card verb that the log shows
+MAX_TEAMS_CACHED = 10_000  # group ids kept in memory; the oldest go first
+
+
+def tenant_of(activity: Activity) -> str | None:
+    """`channelData.tenant.id`, else the activity's raw `conversation.tenantId`: botbuilder
+    has no field of that name (its `tenant_id` is read from "tenantID"), so the value sits
+    among the conversation's additional properties."""
+    data = _dict(activity.channel_data)
+    tenant = _dict(data.get("tenant")).get("id")
+    if isinstance(tenant, str) and tenant.strip():
+        return tenant.strip()
+    conv = activity.conversation
+    if conv is None:
+        return None
+    raw = conv.tenant_id or _dict(getattr(conv, "additional_properties", None)).get("tenantId")
+    return raw.strip() if isinstance(raw, str) and raw.strip() else None
 
 
 def conversation_of(activity: Activity) -> Conversation:
-    data: dict[str, Any] = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    data: dict[str, Any] = _dict(activity.channel_data)
     conv = activity.conversation
-    channel, team, tenant = (_dict(data.get(key)) for key in ("channel", "team", "tenant"))
+    channel, team = (_dict(data.get(key)) for key in ("channel", "team"))
     # Only a channel's activities carry a channel; chats (personal, group) have none.
     channel_id = data.get("teamsChannelId") or channel.get("id") or None
-    tenant_id = tenant.get("id") or (getattr(conv, "tenant_id", None) if conv else None)
-    team_id = team.get("teamsTeamId") or team.get("id")
+    team_id = team.get("teamsTeamId") or team.get("id") or None
+    sender = activity.from_property
+    object_id = getattr(sender, "aad_object_id", None) if sender is not None else None
     return Conversation(
-        tenant_id=tenant_id,
+        tenant_id=tenant_of(activity),
         channel_id=channel_id,
         channel_name=channel.get("name") or general_channel_name(channel_id, team_id),
         team_id=team_id,
+        user=Person(object_id, getattr(sender, "name", None)) if object_id else None,
+        conversation_id=_thread_of(conv.id if conv else None),
+        personal=getattr(conv, "conversation_type", None) == "personal",
     )
+
+
+def _thread_of(conversation_id: str | None) -> str | None:
+    """A channel message's conversation is its thread ("<channel>;messageid=<id>"); the
+    channel is where the bot posts later."""
+    return conversation_id.split(";messageid=", 1)[0] if conversation_id else None
+
+
+def reference_of(activity: Activity, conversation: Conversation) -> ConversationRef | None:
+    """The activity's conversation reference, as a plain dict the storage keeps; None when the
+    activity names no tenant or conversation."""
+    if not conversation.tenant_id or not conversation.conversation_id:
+        return None
+    reference: dict[str, Any] = TurnContext.get_conversation_reference(activity).serialize()
+    # botbuilder drops the raw tenantId; a proactive message needs it.
+    reference.setdefault("conversation", {})["tenantId"] = conversation.tenant_id
+    reference["conversation"]["id"] = conversation.conversation_id
+    return ConversationRef(
+        conversation_id=conversation.conversation_id, tenant_id=conversation.tenant_id,
+        team_id=conversation.team_id, channel_id=conversation.channel_id, reference=reference,
+        updated_at=datetime.now(UTC),
+    )  # fmt: skip
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -75,21 +128,71 @@ def card_invoke_response(card: Card) -> InvokeResponse:
     )
 
 
+class TeamsDirectory:
+    """What Teams tells about one turn's team (a `TeamDirectory`), asked through TeamsInfo only
+    when a handler needs it, with the answers kept by the `TeamsBot` across turns."""
+
+    def __init__(self, owner: TeamsBot, turn_context: TurnContext, team_id: str | None) -> None:
+        self._owner = owner
+        self._turn_context = turn_context
+        self._team_id = team_id
+
+    async def channel_names(self) -> dict[str, str]:
+        team_id = self._team_id
+        if not team_id:
+            return {}
+        cached = self._owner._names.get(team_id)
+        if cached and time.monotonic() - cached[0] < CHANNEL_NAMES_TTL:
+            return cached[1]
+        client = await TeamsInfo.get_teams_connector_client(self._turn_context)
+        # msrest's call blocks: off the event loop.
+        listed = await asyncio.to_thread(client.teams.get_teams_channels, team_id)
+        found = {
+            c.id: c.name or general_channel_name(c.id, team_id) or c.id
+            for c in listed.conversations or []
+            if c.id
+        }
+        self._owner._names[team_id] = (time.monotonic(), found)
+        return found
+
+    async def group_id(self) -> str | None:
+        """The team's `aadGroupId` from Teams' team details; a team's group never changes, so
+        it is asked once per team."""
+        team_id = self._team_id
+        if not team_id:
+            return None
+        groups = self._owner._groups
+        if team_id in groups:
+            return groups[team_id]
+        client = await TeamsInfo.get_teams_connector_client(self._turn_context)
+        details = await asyncio.to_thread(client.teams.get_team_details, team_id)
+        group: str | None = getattr(details, "aad_group_id", None) or None
+        if group is not None:
+            if len(groups) >= MAX_TEAMS_CACHED:
+                groups.pop(next(iter(groups)))
+            groups[team_id] = group
+        return group
+
+
 class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
     def __init__(
         self,
         bot: MappingBot,
+        storage: Storage,
         *,
         action_budget: float,
         message_budget: float,
     ) -> None:
-        """`action_budget` and `message_budget`: how long a card action or a message may take
-        before the bot answers "working on it" and finishes the card later (settings
-        BOT_ACTION_BUDGET_SECONDS and BOT_MESSAGE_BUDGET_SECONDS)."""
+        """`storage` keeps the conversation references; `action_budget` and `message_budget`:
+        how long a card action or a message may take before the bot answers "working on it"
+        and finishes the card later (settings BOT_ACTION_BUDGET_SECONDS and
+        BOT_MESSAGE_BUDGET_SECONDS)."""
         self.bot = bot
+        self.storage = storage
         self.action_budget = action_budget
         self.message_budget = message_budget
         self._names: dict[str, tuple[float, dict[str, str]]] = {}
+        self._groups: dict[str, str] = {}
         self._later: set[asyncio.Task[None]] = set()
 
     async def aclose(self, grace: float = 5.0) -> None:
@@ -98,6 +201,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             await asyncio.wait(self._later, timeout=grace)
         for task in self._later:
             task.cancel()
+
+    def directory(self, turn_context: TurnContext, conversation: Conversation) -> TeamsDirectory:
+        return TeamsDirectory(self, turn_context, conversation.team_id)
 
     async def _within(self, work: asyncio.Future[Card], budget: float) -> Card | None:
         done, _ = await asyncio.wait({work}, timeout=budget)
@@ -138,31 +244,12 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._later.add(task)
         task.add_done_callback(self._later.discard)
 
-    def channel_names(self, turn_context: TurnContext, conversation: Conversation) -> ChannelNames:
-        async def names() -> dict[str, str]:
-            team_id = conversation.team_id
-            if not team_id:
-                return {}
-            cached = self._names.get(team_id)
-            if cached and time.monotonic() - cached[0] < CHANNEL_NAMES_TTL:
-                return cached[1]
-            channels = await TeamsInfo.get_team_channels(turn_context, team_id)
-            found = {
-                c.id: c.name or general_channel_name(c.id, team_id) or c.id
-                for c in channels
-                if c.id
-            }
-            self._names[team_id] = (time.monotonic(), found)
-            return found
-
-        return names
-
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         conversation = conversation_of(activity)
         work = asyncio.ensure_future(
             self.bot.on_message(
-                conversation, activity.text or "", self.channel_names(turn_context, conversation)
+                conversation, activity.text or "", self.directory(turn_context, conversation)
             )
         )
         card = await self._within(work, self.message_budget)
@@ -186,7 +273,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             activity_log.note(verb=str(verb)[:VERB_LOGGED] if verb is not None else None)
             return card_invoke_response(self.bot.tampered(conversation, exc))
         work = asyncio.ensure_future(
-            self.bot.on_action(conversation, action, self.channel_names(turn_context, conversation))
+            self.bot.on_action(conversation, action, self.directory(turn_context, conversation))
         )
         try:
             card = await self._within(work, self.action_budget)
@@ -200,14 +287,54 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             card = self.bot.pending(conversation)
         return card_invoke_response(card)
 
+    # -- installs, removals and conversation references -------------------------------------
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        removed = activity.members_removed or []
+        if _is_bot(activity, removed):
+            await self._forget(activity)
+        else:
+            await self._remember(activity)
+        await super().on_conversation_update_activity(turn_context)
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._remember(turn_context.activity)
+
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        await self._forget(turn_context.activity)
+
+    async def _remember(self, activity: Activity) -> None:
+        reference = reference_of(activity, conversation_of(activity))
+        if reference is None:
+            activity_log.note(outcome="refused")  # no tenant: nothing is recorded
+            return
+        try:
+            await self.storage.put_reference(reference)
+        except Exception as exc:  # the bot still answers; the next update records it
+            _reference_failed("put", exc)
+
+    async def _forget(self, activity: Activity) -> None:
+        conversation = conversation_of(activity)
+        if not conversation.tenant_id or not conversation.conversation_id:
+            activity_log.note(outcome="refused")
+            return
+        try:
+            kept = await self.storage.reference(conversation.conversation_id)
+            # Another tenant's activity never removes a reference it did not make.
+            if kept is None or (kept.tenant_id or "").lower() != conversation.tenant_id.lower():
+                return
+            await self.storage.remove_reference(conversation.conversation_id)
+        except Exception as exc:
+            _reference_failed("remove", exc)
+
     async def on_teams_members_added(
         self,
         teams_members_added: list[ChannelAccount],
         team_info: TeamInfo,
         turn_context: TurnContext,
     ) -> None:
-        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        if not any(member.id == bot_id for member in teams_members_added):
+        if not _is_bot(turn_context.activity, teams_members_added):
             return
         conversation = conversation_of(turn_context.activity)
         # Installed in a team: the welcome goes to General, where this event arrives. In a
@@ -218,3 +345,12 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             else self.bot.screens(conversation, "").help(in_channel=False)
         )
         await turn_context.send_activity(card_activity(card))
+
+
+def _is_bot(activity: Activity, members: list[ChannelAccount]) -> bool:
+    bot_id = activity.recipient.id if activity.recipient else None
+    return bot_id is not None and any(member.id == bot_id for member in members)
+
+
+def _reference_failed(op: str, exc: Exception) -> None:
+    event(log, "reference_failed", {"op": op, "error": type(exc).__name__}, logging.WARNING)

@@ -3,7 +3,8 @@
 - `Identity`: the Bot Framework OpenID metadata and JWKS (inbound tokens are signed here, by
   keys it publishes and can rotate) and an Entra token endpoint for the bot's own tokens;
 - `Connector`: the Bot Connector service that a bot replies to (the activity's serviceUrl),
-  which can be told to throttle.
+  which can be told to throttle, and which tells a team's channels and details (its
+  Microsoft 365 group id, `aadGroupId`, by default one derived from the team id).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import secrets
 import ssl
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,6 +144,9 @@ class Connector:
     received: list[dict[str, Any]] = field(default_factory=list)
     throttle: list[int] = field(default_factory=list)  # statuses to answer before serving
     attempts: int = 0
+    groups: dict[str, str] = field(default_factory=dict)  # team id -> aadGroupId, if not derived
+    team_details_requests: int = 0
+    team_details_status: int | None = None  # answer team details with this instead
 
     def __post_init__(self) -> None:
         app = web.Application()
@@ -149,6 +154,7 @@ class Connector:
         app.router.add_post("/v3/conversations/{conversation}/activities", self._post)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._post)
         app.router.add_get("/v3/teams/{team}/conversations", self._channels)
+        app.router.add_get("/v3/teams/{team}", self._team)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         self.server = serve_in_thread(app, "connector")
 
@@ -177,6 +183,18 @@ class Connector:
         return web.json_response({"conversations": [
             {"id": team, "name": None}, {"id": "19:sales@thread.tacv2", "name": "Sales"},
         ]})  # fmt: skip
+
+    def group_of(self, team_id: str) -> str:
+        """The team's Microsoft 365 group id, as its details tell it."""
+        return self.groups.get(team_id) or str(uuid.uuid5(uuid.NAMESPACE_URL, f"team:{team_id}"))
+
+    async def _team(self, request: web.Request) -> web.Response:
+        team = request.match_info["team"]
+        self.team_details_requests += 1
+        if self.team_details_status is not None:
+            return web.json_response({"error": {"code": "ServiceError"}},
+                                     status=self.team_details_status)  # fmt: skip
+        return web.json_response({"id": team, "name": "My Team", "aadGroupId": self.group_of(team)})
 
     def cards(self) -> list[dict[str, Any]]:
         return [

@@ -4,26 +4,38 @@ retries, against local stand-ins of Microsoft's endpoints and the sandbox, over 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
 
 from app import SERVICES, create_app
 from bot.credentials import CachedCredentialsFactory
+from bot.graph import MsalTenantTokens
 from bot.settings import Settings, load_settings
+from bot.storage.base import Storage
+from contextsms import ContextSMSClient
 from contextsms.models import Enterprise
 from sandbox.threaded import RunningSandbox
 from standins.botframework import Connector, Identity, new_key
+from standins.graph import GraphStandIn, Member
+from standins.tls import make_ca
 from tests.conftest import fresh_number
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 GENERAL = "19:general@thread.tacv2"
+TENANT = "7e7e7e7e-0000-4000-8000-000000000001"
+OWNER = Member("a1e0a1e0-0000-4000-8000-0000000000a1", "Alex", ("owner",))
+MEMBER = Member("b0b0b0b0-0000-4000-8000-0000000000b1", "Bo")
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +52,22 @@ def connector() -> Iterator[Connector]:
     stand_in.server.stop()
 
 
+@dataclass
+class Graph:
+    """Microsoft Graph's and the customer tenants' Entra stand-in, over HTTPS."""
+
+    stand_in: GraphStandIn
+    ca_file: Path
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graph]:
+    ca = make_ca(tmp_path_factory.mktemp("graph-ca"))
+    stand_in = GraphStandIn(ssl_context=ca.server_context)
+    yield Graph(stand_in, ca.ca_file)
+    stand_in.stop()
+
+
 def settings_for(
     sandbox: RunningSandbox, identity: Identity, *, enterprise_id: str | None = None,
     password: str | None = None, **bot: Any,
@@ -48,7 +76,7 @@ def settings_for(
         contextsms={
             "base_url": sandbox.api_url, "username": sandbox.settings.username,
             "password": password or sandbox.settings.password, "csp_id": sandbox.seeded.csp_id,
-            "enterprise_id": enterprise_id, "tenant_id": "tenant-1" if enterprise_id else None,
+            "enterprise_id": enterprise_id, "tenant_id": TENANT if enterprise_id else None,
         },
         bot={
             "MicrosoftAppId": APP_ID, "MicrosoftAppPassword": "bot-password",
@@ -67,18 +95,22 @@ class Bot:
     app: web.Application
     runner: web.AppRunner
 
+    @property
+    def storage(self) -> Storage:
+        return self.app[SERVICES].storage
+
     def activity(self, text: str = "status", **changes: Any) -> dict[str, Any]:
         activity: dict[str, Any] = {
             "type": "message", "id": f"m-{time.monotonic_ns()}", "channelId": "msteams",
             "serviceUrl": self.connector.url,
-            "from": {"id": "29:alex", "name": "Alex"},
+            "from": {"id": "29:alex", "name": "Alex", "aadObjectId": OWNER.user_id},
             "recipient": {"id": "28:bot", "name": "Test Bot"},
             "conversation": {"id": f"{GENERAL};messageid=1", "conversationType": "channel",
-                             "tenantId": "tenant-1"},
+                             "tenantId": TENANT},
             "text": f"<at>Test Bot</at> {text}",
             "channelData": {"teamsChannelId": GENERAL, "teamsTeamId": GENERAL,
                             "channel": {"id": GENERAL, "name": None}, "team": {"id": GENERAL},
-                            "tenant": {"id": "tenant-1"}},
+                            "tenant": {"id": TENANT}},
         }  # fmt: skip
         activity.update(changes)
         return activity
@@ -92,23 +124,50 @@ class Bot:
         return await self.http.post(f"{self.url}/api/messages", json=activity, headers=headers)
 
 
-@pytest.fixture
-async def bot(
-    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector
-) -> AsyncIterator[Bot]:
-    settings = settings_for(sandbox, identity, enterprise_id=enterprise.enterprise_id)
+@asynccontextmanager
+async def serve(
+    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
+    graph: Graph, storage_path: Path, *, entra: Identity | None = None,
+    settings: Settings | None = None, **create: Any,
+) -> AsyncIterator[Bot]:  # fmt: skip
+    """The bot over real HTTP on loopback: its own tokens from `entra` (`identity` unless
+    given), its storage a SQLite file at `storage_path`, the tenant linked to `enterprise` at
+    start, and the team (whose group id the connector tells) owned by OWNER in Graph."""
+    graph.stand_in.set_team(connector.group_of(GENERAL), TENANT, [OWNER, MEMBER])
+    settings = settings or settings_for(
+        sandbox, identity, enterprise_id=enterprise.enterprise_id,
+        bot_storage_path=str(storage_path), bot_graph_url=graph.stand_in.base_url,
+    )  # fmt: skip
     credentials = CachedCredentialsFactory(
-        APP_ID, settings.bot.MicrosoftAppPassword, token_source=identity.token_source()
+        APP_ID, settings.bot.MicrosoftAppPassword,
+        token_source=(entra or identity).token_source(),
+    )  # fmt: skip
+    tokens = MsalTenantTokens(
+        APP_ID, SecretStr("bot-password"), graph.stand_in.base_url, verify=str(graph.ca_file)
     )
-    app = create_app(settings, credentials_factory=credentials)
+    http = httpx.AsyncClient(verify=ssl.create_default_context(cafile=graph.ca_file))
+    app = await create_app(
+        settings, credentials_factory=credentials, graph_tokens=tokens, http=http, **create
+    )
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
     host, port = runner.addresses[0][:2]
-    async with httpx.AsyncClient(timeout=20) as http:
-        yield Bot(f"http://{host}:{port}", http, identity, connector, credentials, app, runner)
-    await runner.cleanup()
+    try:
+        async with httpx.AsyncClient(timeout=20) as client:
+            yield Bot(f"http://{host}:{port}", client, identity, connector, credentials, app,
+                      runner)  # fmt: skip
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def bot(
+    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
+    graph: Graph, tmp_path: Path,
+) -> AsyncIterator[Bot]:  # fmt: skip
+    async with serve(sandbox, enterprise, identity, connector, graph, tmp_path / "bot.db") as b:
+        yield b
 
 
 async def test_a_valid_request_is_served_and_answered_through_the_connector(bot: Bot) -> None:
@@ -316,15 +375,24 @@ async def test_reused_connector_clients_still_renew_the_bots_token(bot: Bot) -> 
         bot.identity.token_lifetime = 3600
 
 
-async def test_added_to_a_team_it_posts_a_welcome_card_in_general(bot: Bot) -> None:
+def team_update(bot: Bot, **changes: Any) -> dict[str, Any]:
+    """A conversationUpdate of the team, as Teams sends it to General."""
     update = bot.activity(
         type="conversationUpdate",
-        membersAdded=[{"id": "28:bot", "name": "Test Bot"}],
         channelData={"eventType": "teamMemberAdded", "team": {"id": GENERAL, "name": "My Team"},
-                     "tenant": {"id": "tenant-1"}},
-        conversation={"id": GENERAL, "conversationType": "channel", "tenantId": "tenant-1"},
+                     "tenant": {"id": TENANT}},
+        conversation={"id": GENERAL, "conversationType": "channel", "tenantId": TENANT},
     )  # fmt: skip
     del update["text"]
+    update.update(changes)
+    return update
+
+
+BOT_ACCOUNT = {"id": "28:bot", "name": "Test Bot"}
+
+
+async def test_added_to_a_team_it_posts_a_welcome_card_in_general(bot: Bot) -> None:
+    update = team_update(bot, membersAdded=[BOT_ACCOUNT])
     assert (await bot.post(update)).status_code == 201
     [welcome] = bot.connector.received
     assert welcome["path"] == f"/v3/conversations/{GENERAL}/activities"
@@ -337,11 +405,146 @@ async def test_added_to_a_team_it_posts_a_welcome_card_in_general(bot: Bot) -> N
     assert len(bot.connector.received) == 1
 
 
-async def test_not_ready_without_contextsms_and_shutdown_closes_clients(
-    sandbox: RunningSandbox, identity: Identity
+async def test_installed_in_a_team_its_reference_is_kept_until_the_bot_is_removed(
+    bot: Bot,
 ) -> None:
-    settings = settings_for(sandbox, identity, password="not-the-password")
-    app = create_app(settings)
+    assert await bot.storage.reference(GENERAL) is None
+    assert (await bot.post(team_update(bot, membersAdded=[BOT_ACCOUNT]))).status_code == 201
+    kept = await bot.storage.reference(GENERAL)
+    assert kept is not None
+    assert (kept.tenant_id, kept.team_id) == (TENANT, GENERAL)
+    # What a proactive message needs: where to post, the conversation, its tenant, the bot.
+    assert kept.reference["serviceUrl"] == bot.connector.url
+    assert kept.reference["conversation"] == {
+        "id": GENERAL, "conversationType": "channel", "tenantId": TENANT,
+    }  # fmt: skip
+    assert kept.reference["bot"]["id"] == "28:bot"
+
+    # Another tenant's removal event for this conversation drops nothing.
+    foreign = "9f9f9f9f-0000-4000-8000-00000000009f"
+    stranger = team_update(
+        bot, membersRemoved=[BOT_ACCOUNT],
+        channelData={"eventType": "teamMemberRemoved", "tenant": {"id": foreign}},
+        conversation={"id": GENERAL, "conversationType": "channel", "tenantId": foreign},
+    )  # fmt: skip
+    assert (await bot.post(stranger)).status_code == 201
+    assert await bot.storage.reference(GENERAL) is not None
+
+    # A person leaving keeps it; the bot removed from the team drops it.
+    person_left = team_update(bot, membersRemoved=[{"id": "29:alex", "name": "Alex"}])
+    assert (await bot.post(person_left)).status_code == 201
+    assert await bot.storage.reference(GENERAL) is not None
+    removed = team_update(
+        bot, membersRemoved=[BOT_ACCOUNT],
+        channelData={"eventType": "teamMemberRemoved", "team": {"id": GENERAL},
+                     "tenant": {"id": TENANT}},
+    )  # fmt: skip
+    assert (await bot.post(removed)).status_code == 201
+    assert await bot.storage.reference(GENERAL) is None
+    assert len(bot.connector.received) == 1  # the welcome, nothing else
+
+
+async def test_installation_updates_keep_and_drop_a_personal_chats_reference(bot: Bot) -> None:
+    chat = "a:1personal-chat-of-alex"
+    install = bot.activity(
+        type="installationUpdate", action="add",
+        conversation={"id": chat, "conversationType": "personal", "tenantId": TENANT},
+        channelData={"tenant": {"id": TENANT}},
+    )  # fmt: skip
+    del install["text"]
+    assert (await bot.post(install)).status_code == 201
+    kept = await bot.storage.reference(chat)
+    assert kept is not None and kept.tenant_id == TENANT and kept.team_id is None
+    assert (await bot.post({**install, "action": "remove"})).status_code == 201
+    assert await bot.storage.reference(chat) is None
+
+
+async def test_the_tenant_is_read_from_conversation_tenant_id_alone(
+    bot: Bot, sandbox: RunningSandbox, enterprise: Enterprise, client: ContextSMSClient
+) -> None:
+    # botbuilder has no field for the raw conversation.tenantId: it must still be read.
+    number = fresh_number()
+    activity = bot.activity(f"map {number} Desk")
+    del activity["channelData"]["tenant"]
+    assert (await bot.post(activity)).status_code == 201
+    assert "Number mapped" in str(bot.connector.cards()[-1])
+    mapped = await client.list_mappings(enterprise.enterprise_id)
+    assert [m.messaging_app_id for m in mapped if m.phone_number == number] == [GENERAL]
+
+    # So is an install that names its tenant only there.
+    update = team_update(bot, membersAdded=[BOT_ACCOUNT], channelData={"team": {"id": GENERAL}})
+    assert (await bot.post(update)).status_code == 201
+    kept = await bot.storage.reference(GENERAL)
+    assert kept is not None and kept.tenant_id == TENANT
+
+
+async def test_an_activity_without_a_tenant_changes_nothing(
+    bot: Bot, sandbox: RunningSandbox
+) -> None:
+    activity = bot.activity(f"map {fresh_number()} Desk")
+    del activity["channelData"]["tenant"]
+    del activity["conversation"]["tenantId"]
+    assert (await bot.post(activity)).status_code == 201
+    [card] = bot.connector.cards()
+    assert "does not say which organization it belongs to" in str(card)
+    assert sandbox.stats()["requests"].get("POST /api/v2/mapping/add/{enterpriseId}", 0) == 0
+
+    install = team_update(
+        bot, membersAdded=[BOT_ACCOUNT], channelData={"team": {"id": GENERAL}},
+        conversation={"id": GENERAL, "conversationType": "channel"},
+    )  # fmt: skip
+    assert (await bot.post(install)).status_code == 201
+    assert await bot.storage.reference(GENERAL) is None
+
+
+async def test_ownership_is_asked_of_graph_by_the_group_id_teams_gives(
+    bot: Bot, graph: Graph, sandbox: RunningSandbox
+) -> None:
+    group = bot.connector.group_of(GENERAL)
+    asked = graph.stand_in.graph_requests
+    assert (await bot.post(bot.activity(f"map {fresh_number()} Desk"))).status_code == 201
+    assert "Number mapped" in str(bot.connector.cards()[-1])
+    assert bot.connector.team_details_requests == 1
+    assert graph.stand_in.graph_requests == asked + 1
+
+    # An ordinary member of the team (per Graph, for that group) is refused, and told who can.
+    member = bot.activity(f"map {fresh_number()} Desk")
+    member["from"] = {"id": "29:bo", "name": "Bo", "aadObjectId": MEMBER.user_id}
+    adds = sandbox.stats()["requests"].get("POST /api/v2/mapping/add/{enterpriseId}", 0)
+    assert (await bot.post(member)).status_code == 201
+    refusal = str(bot.connector.cards()[-1])
+    assert "Not allowed for you" in refusal and "an owner of this team" in refusal
+    assert sandbox.stats()["requests"].get("POST /api/v2/mapping/add/{enterpriseId}", 0) == adds
+    # The team's group id was asked of Teams once, and is kept for the team.
+    assert bot.connector.team_details_requests == 1
+    # Graph knows this team only by the group id Teams gave: asked by any other, it would
+    # not have listed Alex as its owner.
+    assert list(graph.stand_in.teams) == [group]
+
+
+async def test_when_teams_cannot_tell_the_team_a_change_is_refused(
+    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
+    graph: Graph, tmp_path: Path,
+) -> None:  # fmt: skip
+    connector.team_details_status = 503
+    async with serve(sandbox, enterprise, identity, connector, graph, tmp_path / "b.db") as bot:
+        assert (await bot.post(bot.activity(f"map {fresh_number()} Desk"))).status_code == 201
+        card = str(bot.connector.cards()[-1])
+        assert "I cannot check your permissions right now" in card
+        assert "Nothing was changed" in card
+        assert sandbox.stats()["requests"].get("POST /api/v2/mapping/add/{enterpriseId}", 0) == 0
+        # Looking needs no owner: status still works.
+        assert (await bot.post(bot.activity("status"))).status_code == 201
+        assert "Numbers in" in str(bot.connector.cards()[-1])
+
+
+async def test_not_ready_without_contextsms_and_shutdown_closes_clients(
+    sandbox: RunningSandbox, identity: Identity, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        sandbox, identity, password="not-the-password", bot_storage_path=str(tmp_path / "b.db")
+    )
+    app = await create_app(settings)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -356,6 +559,7 @@ async def test_not_ready_without_contextsms_and_shutdown_closes_clients(
     services = app[SERVICES]
     await runner.cleanup()
     assert services.client._http.is_closed and services.http.is_closed
+    assert (tmp_path / "b.db").exists()  # the storage the settings name
 
 
 async def test_a_clean_shutdown_still_finishes_the_card_in_progress(

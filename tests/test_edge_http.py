@@ -8,22 +8,20 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 
-from app import create_app
-from bot.credentials import CachedCredentialsFactory
 from bot.inbound_auth import BotFrameworkAuth
 from contextsms.models import Enterprise
 from contextsms.retry import RetryPolicy
 from sandbox.threaded import RunningSandbox
 from standins.botframework import Connector, Identity
 from tests.conftest import fresh_number
-from tests.test_bot_http import APP_ID, Bot, settings_for
+from tests.test_bot_http import APP_ID, Bot, Graph, serve
+from tests.test_bot_http import graph as graph  # the fixture
 
 
 @pytest.fixture
@@ -40,35 +38,13 @@ def connector() -> Iterator[Connector]:
     stand_in.server.stop()
 
 
-@asynccontextmanager
-async def serve(
-    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
-    entra: Identity | None = None, **create: Any,
-) -> AsyncIterator[Bot]:  # fmt: skip
-    """The bot, its own tokens from `entra` (`identity` unless given)."""
-    settings = settings_for(sandbox, identity, enterprise_id=enterprise.enterprise_id)
-    credentials = CachedCredentialsFactory(
-        APP_ID, settings.bot.MicrosoftAppPassword,
-        token_source=(entra or identity).token_source(),
-    )  # fmt: skip
-    app = create_app(settings, credentials_factory=credentials, **create)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    try:
-        async with httpx.AsyncClient(timeout=20) as http:
-            yield Bot(f"http://{host}:{port}", http, identity, connector, credentials, app, runner)
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture
 async def bot(
-    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector
-) -> AsyncIterator[Bot]:
-    async with serve(sandbox, enterprise, identity, connector) as running:
-        yield running
+    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
+    graph: Graph, tmp_path: Path,
+) -> AsyncIterator[Bot]:  # fmt: skip
+    async with serve(sandbox, enterprise, identity, connector, graph, tmp_path / "bot.db") as b:
+        yield b
 
 
 def card_click(bot: Bot, verb: str = "status") -> dict[str, Any]:
@@ -84,8 +60,9 @@ def card_click(bot: Bot, verb: str = "status") -> dict[str, Any]:
 
 
 async def test_keys_down_at_start_are_fetched_again_within_seconds_of_recovery(
-    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector
-) -> None:
+    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
+    graph: Graph, tmp_path: Path,
+) -> None:  # fmt: skip
     identity.metadata_status = 503
     # The backoff after a failed fetch is a parameter of the validator; production's starts
     # at a second and grows to half a minute. This one stays short to keep the test short.
@@ -93,7 +70,9 @@ async def test_keys_down_at_start_are_fetched_again_within_seconds_of_recovery(
         app_id=APP_ID, metadata_url=identity.metadata_url, issuer="https://api.botframework.com",
         http=httpx.AsyncClient(timeout=5), fetch_retry=RetryPolicy(base_delay=0.5, max_delay=2.0),
     )  # fmt: skip
-    async with serve(sandbox, enterprise, identity, connector, inbound_auth=inbound) as bot:
+    async with serve(
+        sandbox, enterprise, identity, connector, graph, tmp_path / "bot.db", inbound_auth=inbound
+    ) as bot:
         started = time.monotonic()
         refused = await bot.post(bot.activity("help"))
         # Not the caller's fault: "try again", not "who are you".
@@ -113,14 +92,17 @@ async def test_keys_down_at_start_are_fetched_again_within_seconds_of_recovery(
 
 
 async def test_keys_last_known_good_are_kept_when_a_refetch_fails(
-    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector
-) -> None:
+    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
+    graph: Graph, tmp_path: Path,
+) -> None:  # fmt: skip
     inbound = BotFrameworkAuth(
         app_id=APP_ID, metadata_url=identity.metadata_url, issuer="https://api.botframework.com",
         http=httpx.AsyncClient(timeout=5), refresh_interval=0.5,
         fetch_retry=RetryPolicy(base_delay=0.5, max_delay=1.0),
     )  # fmt: skip
-    async with serve(sandbox, enterprise, identity, connector, inbound_auth=inbound) as bot:
+    async with serve(
+        sandbox, enterprise, identity, connector, graph, tmp_path / "bot.db", inbound_auth=inbound
+    ) as bot:
         assert (await bot.post(bot.activity("help"))).status_code == 201
         identity.metadata_status = 503
         await asyncio.sleep(0.6)
@@ -243,11 +225,13 @@ async def test_no_connector_token_a_card_for_clicks_503_for_messages_logged_once
 
 async def test_entra_unreachable_is_the_same_outage(
     sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
-    caplog: pytest.LogCaptureFixture,
+    graph: Graph, tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     gone = Identity()
     gone.server.stop()  # nothing listens at its address any more
-    async with serve(sandbox, enterprise, identity, connector, entra=gone) as bot:
+    async with serve(
+        sandbox, enterprise, identity, connector, graph, tmp_path / "bot.db", entra=gone
+    ) as bot:
         with caplog.at_level(logging.INFO):
             assert (await bot.post(bot.activity("help"))).status_code == 503
             assert (await bot.post(card_click(bot))).status_code == 200

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +21,9 @@ from contextsms.models import Enterprise
 from sandbox.threaded import RunningSandbox
 from standins.botframework import Connector, Identity
 from tests.conftest import fresh_number
-from tests.test_bot_http import GENERAL, Bot
-from tests.test_edge_http import card_click, serve
+from tests.test_bot_http import GENERAL, TENANT, Bot, Graph, serve
+from tests.test_bot_http import graph as graph  # the fixture
+from tests.test_edge_http import card_click
 
 LINE_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR|DEBUG) ")
 
@@ -42,10 +44,11 @@ def connector() -> Iterator[Connector]:
 
 @pytest.fixture
 async def bot(
-    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector
-) -> AsyncIterator[Bot]:
-    async with serve(sandbox, enterprise, identity, connector) as running:
-        yield running
+    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
+    graph: Graph, tmp_path: Path,
+) -> AsyncIterator[Bot]:  # fmt: skip
+    async with serve(sandbox, enterprise, identity, connector, graph, tmp_path / "bot.db") as b:
+        yield b
 
 
 @pytest.fixture
@@ -84,7 +87,7 @@ async def test_one_plain_line_per_activity_and_per_connector_call(
     fields = plain_fields(activity[0])
     assert fields["type"] == "message" and fields["status"] == "201"
     assert fields["conversation"] == short_hash(f"{GENERAL};messageid=1")
-    assert fields["tenant"] == short_hash("tenant-1")
+    assert fields["tenant"] == short_hash(TENANT)
     assert float(fields["bot_ms"]) > 0 and int(fields["api_calls"]) >= 1
     assert float(fields["api_ms"]) > 0 and fields["replies"] == "1"
     call = plain_fields(calls[0])
