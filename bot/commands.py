@@ -54,11 +54,17 @@ _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 # A tel: link is one word with its parameters (";ext=9" is refused by normalize).
 _NUMBERISH = re.compile(r"^(?:tel:\S+|[+()\d.\-/]+)$", re.IGNORECASE)
-# What follows a number to mark an extension: "ext 9", "ext. 9", "x9", "#9", "extension 9".
-_EXTENSION_AFTER = re.compile(
-    r"\d[\s.)-]*(?:ext(?:ension|n)?\.?|x|#)\s*[:.]?\s*\d+\s*$", re.IGNORECASE
+# A number followed by its extension, as people write one: "x9", "ext. 9", "extension 9",
+# "#9", ";ext=9" (RFC 3966) or ",9" (a pause, then the extension dialled). Matched at the start
+# of what follows the command, so that it is refused as an extension whatever the marker.
+_WITH_EXTENSION = re.compile(
+    r"(?:tel:)?[+(\d][+()\d.\-/ ]*\d[\s.)-]*"
+    r"(?:;\s*ext\s*=|,+|ext(?:ension|n)?\.?|x|\#)\s*[:.]?\s*\d+(?=\s|$)",
+    re.IGNORECASE,
 )
-_EXTENSION = re.compile(r"^(?:ext(?:ension|n)?\.?|x|#)\s*[:.]?\s*\d+(?:\s|$)", re.IGNORECASE)
+
+# Words a number is written in at most ("+33 6 12 34 56 78" is 6): each shorter run is tried.
+NUMBER_WORDS = 10
 
 # The platform refuses names over 200 characters; ours is shorter so that a card shows it whole.
 NAME_LIMIT = 100
@@ -115,8 +121,11 @@ def parse(text: str, default_region: str = "US") -> Command:
 def _with_number(verb: Verb, head: str, rest: list[str], region: str) -> Command:
     # The number may contain spaces ("+1 555 987 6543 Front desk"): take the longest run of
     # number-like words that reads as a number; what follows is the name.
+    extension = _WITH_EXTENSION.match(" ".join(rest))
+    if extension is not None:
+        return Command(verb, word=head, number_text=extension[0], problem=EXTENSION_PROBLEM)
     run = 0
-    while run < len(rest) and _NUMBERISH.match(rest[run]):
+    while run < min(len(rest), NUMBER_WORDS) and _NUMBERISH.match(rest[run]):
         run += 1
     if run == 0:
         return Command(verb, word=head, number_text=rest[0], problem="it is not a number")
@@ -129,10 +138,6 @@ def _with_number(verb: Verb, head: str, rest: list[str], region: str) -> Command
             problem = problem or exc.reason
             continue
         name = " ".join(rest[end:]).strip() or None
-        if name is not None and _EXTENSION.match(name):
-            return Command(
-                verb, word=head, number_text=f"{typed} {name}", problem=EXTENSION_PROBLEM
-            )
         return Command(
             verb, word=head, number=number, number_text=typed, name=name,
             name_problem=name_problem(name) if name is not None else None,
@@ -143,8 +148,9 @@ def _with_number(verb: Verb, head: str, rest: list[str], region: str) -> Command
 def from_form(number_text: str, name_text: str, default_region: str = "US") -> Command:
     """The "Map a number" form's inputs, read by the same rules as a typed `map`."""
     typed, name = number_text.strip(), name_text.strip() or None
-    if _EXTENSION_AFTER.search(typed) or (name is not None and _EXTENSION.match(name)):
-        return Command(Verb.MAP, word="map", number_text=typed, problem=EXTENSION_PROBLEM)
+    extension = _WITH_EXTENSION.match(f"{typed} {name or ''}".strip())
+    if extension is not None:
+        return Command(Verb.MAP, word="map", number_text=extension[0], problem=EXTENSION_PROBLEM)
     try:
         number = normalize(typed, default_region)
     except InvalidPhoneNumber as exc:

@@ -16,10 +16,12 @@ Sign = Callable[[CardVerb, ActionContext], dict[str, Any]]
 PAGE_SIZE = 10  # rows on a page (numbers, enterprises, links, history): far under 28 KB
 TYPED_LIMIT = 40  # characters of what a person typed, when a card shows it back
 NAME_SHOWN = 100  # characters of a name from elsewhere (a mapping, an enterprise, a person)
-# Characters of each name or channel on a row of a page of PAGE_SIZE rows. A character outside
-# the Basic Multilingual Plane (an emoji) is 12 bytes as sent (a \\uXXXX pair): ten rows of
-# them, a few names to a row, must stay under 28 KB with the rows' buttons.
-ROW_SHOWN = 32
+# Characters of a name or channel on a row of a page of PAGE_SIZE rows. A character outside the
+# Basic Multilingual Plane (an emoji) is 12 bytes as sent (a \\uXXXX pair): ten rows of them
+# must stay under 28 KB with the rows' buttons. Rows that hold several texts (a history entry:
+# who, from, to, outcome, reference; an enterprise and its links) show each shorter.
+ROW_SHOWN = 60
+DETAIL_SHOWN = 32
 
 
 def when(value: datetime | None) -> str:

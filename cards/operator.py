@@ -7,7 +7,7 @@ from bot.commands import NAME_LIMIT
 from bot.operations import EMAIL_LIMIT, EnterpriseLinks, FieldProblem
 from bot.storage.models import Link
 from bot.tenancy import IssuedCode
-from cards.base import NAME_SHOWN, ROW_SHOWN, TYPED_LIMIT, ScreenBase, when
+from cards.base import DETAIL_SHOWN, NAME_SHOWN, TYPED_LIMIT, ScreenBase, when
 from cards.elements import Card, Element, action_set, card, container, facts, heading, text
 from cards.markdown import plain
 
@@ -43,7 +43,7 @@ class OperatorScreens(ScreenBase):
                 container(
                     [
                         text(
-                            f"**{plain(ent.name, ROW_SHOWN)}** "
+                            f"**{plain(ent.name, DETAIL_SHOWN)}** "
                             f"({plain(ent.enterprise_id, NAME_SHOWN)})"
                         ),
                         text(linked, subtle=True),

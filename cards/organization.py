@@ -7,7 +7,7 @@ from typing import assert_never
 from bot.actions import CardVerb
 from bot.storage.models import AuditAction, AuditEntry, Link
 from bot.tenancy import SetupProblem
-from cards.base import NAME_SHOWN, ROW_SHOWN, ScreenBase, number_text, when
+from cards.base import DETAIL_SHOWN, NAME_SHOWN, ScreenBase, number_text, when
 from cards.elements import Card, Element, action_set, card, container, heading, text
 from cards.markdown import plain
 
@@ -234,18 +234,18 @@ class OrganizationScreens(ScreenBase):
         if entry.number:
             headline += f" {number_text(entry.number)}"
         if entry.outcome != "ok":
-            headline += f" ({plain(entry.outcome, ROW_SHOWN)})"
+            headline += f" ({plain(entry.outcome, DETAIL_SHOWN)})"
         who = entry.actor_name or entry.actor_id or "the deployment's settings"
-        details = [f"{when(entry.at)}, by {plain(who, ROW_SHOWN)}"]
+        details = [f"{when(entry.at)}, by {plain(who, DETAIL_SHOWN)}"]
         moves = [
-            f"{label} {plain(names.get(value, value), ROW_SHOWN)}"
+            f"{label} {plain(names.get(value, value), DETAIL_SHOWN)}"
             for label, value in (("from", entry.before), ("to", entry.after))
             if value
         ]
         if moves:
             details.append(" ".join(moves))
         if entry.request_id:
-            details.append(f"support reference {plain(entry.request_id, ROW_SHOWN)}")
+            details.append(f"support reference {plain(entry.request_id, DETAIL_SHOWN)}")
         return [text(headline), text(", ".join(details), subtle=True)]
 
     def settings(self, link: Link, notice: str | None = None) -> Card:

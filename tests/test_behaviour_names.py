@@ -12,8 +12,10 @@ from pydantic import SecretStr
 from bot.handlers import BotOptions, MappingBot
 from bot.mappings import MappingService
 from cards.elements import Card
+from cards.markdown import plain
 from contextsms import ClientOptions, ContextSMSClient, RetryPolicy
 from contextsms.models import Enterprise, MappingCreate
+from contextsms.phone import EXTENSION_PROBLEM
 from tests.conftest import fresh_number
 from tests.test_bot_behaviour import (
     GENERAL,
@@ -82,6 +84,31 @@ async def test_the_map_form_follows_the_same_rules(
     status = await bot.on_message(in_channel(), "status", TEAM)
     card = await click(bot, status, "Map to this channel", number=number, name=name)
     assert says in texts(card) and "Nothing was changed" in texts(card)
+    assert await client.list_mappings(enterprise.enterprise_id) == []
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "555-201-0003x9",
+        "+1 555 201 0003;ext=9",
+        "+1 555 201 0003,9",
+        "(555) 201-0003 ext. 9",
+        "tel:+1-555-201-0003;ext=9",
+    ],
+)
+async def test_an_extension_is_refused_as_one_however_it_is_written(
+    bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise, typed: str
+) -> None:
+    shown = f"**{plain(typed)}**: {EXTENSION_PROBLEM}. Nothing was changed."
+    for verb in ("map", "remap", "unmap"):
+        card = await bot_without_api(bot).on_message(
+            in_channel(), f"{verb} {typed} Front desk", TEAM
+        )
+        assert shown in texts(card), verb
+    status = await bot.on_message(in_channel(), "status", TEAM)
+    form = await click(bot, status, "Map to this channel", number=typed, name="Front desk")
+    assert shown in texts(form)
     assert await client.list_mappings(enterprise.enterprise_id) == []
 
 
