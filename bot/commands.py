@@ -89,6 +89,13 @@ def name_problem(name: str) -> str | None:
         return f"it is {len(name)} characters long; a name is at most {NAME_LIMIT}"
     if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
         return "it contains control characters (a name is one line of text)"
+    # Format characters are invisible and can reorder what is shown: U+202E makes
+    # "Front\u202eksed" read "Frontdesk".
+    if any(unicodedata.category(c) == "Cf" for c in name):
+        return (
+            "it contains invisible characters (such as zero-width spaces or right-to-left "
+            "marks); type it again without them"
+        )
     return None
 
 

@@ -15,7 +15,9 @@ import re
 _MARKUP = re.compile(r"([\\`*_\[\]<>#~|{}!])")
 # At the start of a line, list markers: "- x", "+ x", "1. x", "1) x".
 _LIST_START = re.compile(r"^(\s*)([-+]|\d+[.)])(?=\s|$)")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Control characters, and the bidirectional overrides and isolates that would reorder the text
+# around a name ("Front\u202eksed" shown as "Frontdesk").
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 
 ELLIPSIS = "…"
 

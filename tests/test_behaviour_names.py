@@ -32,6 +32,8 @@ from tests.test_bot_behaviour import (
 __all__ = ["bot", "world"]  # the fixtures, shared with the behaviour tests
 
 TOO_LONG = "n" * 101
+# Zero-width space, non-joiner, joiner, word joiner, byte order mark; a soft hyphen (also Cf).
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
 
 
 def bot_without_api(bot: MappingBot) -> MappingBot:
@@ -50,6 +52,8 @@ def bot_without_api(bot: MappingBot) -> MappingBot:
         (f"map +1 555 987 6543 {TOO_LONG}", "at most 100"),
         ("map +1 555 987 6543 " + "n" * 201, "at most 100"),
         ("map +1 555 987 6543 Front\x07desk", "control characters"),
+        ("map +1 555 987 6543 Front\u202eksed", "invisible characters"),
+        *[(f"map +1 555 987 6543 Front{c}desk", "invisible characters") for c in INVISIBLE],
         ("map +1 555 987 6543 ext 9", "an extension cannot be mapped, only the main number"),
         ("map +1 555 987 6543 ext. 9 Front desk", "an extension cannot be mapped"),
         ("map (555) 987-6543 x9", "an extension cannot be mapped"),
@@ -73,6 +77,8 @@ async def test_a_name_or_extension_that_cannot_be_used_is_refused_before_any_cal
     [
         ("+15559876543", TOO_LONG, "at most 100"),
         ("+15559876543", "Front\ndesk", "control characters"),
+        ("+15559876543", "Front\u202eksed", "invisible characters"),
+        ("+15559876543", "Front\u200bdesk", "invisible characters"),
         ("(555) 987-6543 x9", "", "an extension cannot be mapped"),
         ("+15559876543", "ext 9", "an extension cannot be mapped"),
     ],
@@ -184,6 +190,19 @@ async def test_names_are_shown_as_written_never_as_markup(
         assert "<h1>" not in html and "<li>" not in html and "<b>" not in html, what
         if what != "unknown command":  # a command word is its first word only
             assert any(name in visible(h) for h in rendered(card)), (what, html)
+
+
+async def test_a_name_from_elsewhere_is_never_shown_reversed(
+    bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
+) -> None:
+    # ContextSMS keeps what another tool gave it: the card must not let it reorder the text.
+    await client.add_mapping(
+        enterprise.enterprise_id,
+        MappingCreate(phone_number=fresh_number(), messaging_app_id=GENERAL,
+                      name="Front\u202eksed\u2067"),
+    )  # fmt: skip
+    shown = texts(await bot.on_message(in_channel(), "status", TEAM))
+    assert "Front ksed" in shown and "\u202e" not in shown and "\u2067" not in shown
 
 
 async def test_the_invalid_number_card_teaches_the_configured_region(
