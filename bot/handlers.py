@@ -11,6 +11,7 @@ No Bot Framework types: `bot/teams.py` turns activities into `Conversation`s and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -82,6 +83,11 @@ class BotOptions:
     default_region: str = "US"
     product: str = "ContextSMS"
     deadline: float = API_DEADLINE
+    # How long who may change what is looked up (Graph and its token) before the change is
+    # refused as not checkable: within Teams' 5 s for a card action's answer, and its 15 s for
+    # a message's (whose change then has the "working on it" card's time).
+    permission_wait_action: float = 3.0
+    permission_wait_message: float = 8.0
 
 
 class Refusal(Exception):
@@ -125,6 +131,7 @@ class Turn:
     limit: Deadline
     directory: TeamDirectory
     operator: bool
+    permission_wait: float  # seconds the permission check may take in this turn
     change: Change | None = None
     about_enterprises: bool = False  # an operator's change: an unknown outcome shows those
 
@@ -274,12 +281,15 @@ class MappingBot:
         )  # fmt: skip
         return Screens(self.signer, ctx, self.options.product, self.options.default_region)
 
-    async def _turn(self, conversation: Conversation, directory: TeamDirectory) -> Turn:
+    async def _turn(
+        self, conversation: Conversation, directory: TeamDirectory, permission_wait: float
+    ) -> Turn:
         """The turn of this conversation, with its link (raises NoTenant)."""
         link = await self.tenancy.link_of(conversation)
         return Turn(
             conversation, self.screens(conversation, link.enterprise_id if link else ""), link,
             Deadline(self.options.deadline), directory, self.permissions.is_operator(conversation),
+            permission_wait,
         )  # fmt: skip
 
     def _no_tenant(self, conversation: Conversation) -> Card:
@@ -318,7 +328,7 @@ class MappingBot:
     ) -> Card:
         command = parse(text, self.options.default_region)
         try:
-            turn = await self._turn(conversation, directory)
+            turn = await self._turn(conversation, directory, self.options.permission_wait_message)
         except NoTenant:
             activity_log.note(verb=command.verb.value if command.verb else "unknown")
             return self._no_tenant(conversation)
@@ -337,7 +347,7 @@ class MappingBot:
         except TamperedAction as exc:
             return self.tampered(conversation, exc)
         try:
-            turn = await self._turn(conversation, directory)
+            turn = await self._turn(conversation, directory, self.options.permission_wait_action)
         except NoTenant:
             return self._no_tenant(conversation)
         route = self._verbs[action.verb]
@@ -453,7 +463,13 @@ class MappingBot:
 
     async def _may_change(self, turn: Turn, link: Link) -> Allowed | NotAllowed | CannotTell:
         try:
-            return await self.permissions.may_change(turn.conversation, link, turn.directory)
+            return await asyncio.wait_for(
+                self.permissions.may_change(turn.conversation, link, turn.directory),
+                turn.permission_wait,
+            )
+        except TimeoutError:  # Teams would give up on the answer: refused, never guessed
+            log.warning("permissions check took over %.1f s", turn.permission_wait)
+            return CannotTell("timeout")
         except Exception as exc:  # never allowed by default: what cannot be checked is refused
             log.warning("permissions check failed (%s)", type(exc).__name__, exc_info=True)
             return CannotTell(type(exc).__name__)

@@ -5,14 +5,24 @@ change is in the audit trail with its outcome."""
 
 from __future__ import annotations
 
-import pytest
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import replace
 
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bot.graph import GraphClient, MsalTenantTokens
 from bot.handlers import MappingBot
+from bot.permissions import Permissions
 from bot.storage.models import AuditAction
 from contextsms import ContextSMSClient
 from sandbox.threaded import RunningSandbox
 from tests.conftest import fresh_number
 from tests.test_bot_behaviour import (
+    APP_ID,
     GENERAL,
     MEMBER,
     NAMED,
@@ -88,6 +98,42 @@ async def test_when_graph_cannot_say_who_owns_the_team_nothing_changes(
     assert [m.phone_number for m in await client.list_mappings(world.enterprise.enterprise_id)] == [
         number
     ]
+
+
+@pytest.fixture
+def hanging_url() -> Iterator[str]:
+    """An address that takes connections and never answers (a Graph that hangs)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+async def test_when_graph_hangs_a_click_is_answered_in_time_and_changes_nothing(
+    sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, world: World,
+    hanging_url: str,
+) -> None:  # fmt: skip
+    status = await bot.on_message(in_channel(), "status", TEAM)
+    async with httpx.AsyncClient() as http:
+        tokens = MsalTenantTokens(
+            APP_ID, SecretStr("bot-password"), world.graph.base_url, verify=False
+        )  # the stand-in's tokens, over its TLS; only Graph hangs
+        hanging = MappingBot(
+            bot.service, bot.signer, replace(bot.options, permission_wait_action=1.0),
+            tenancy=bot.tenancy, audit=bot.audit, operations=bot.operations,
+            permissions=Permissions(
+                GraphClient(base_url=hanging_url, tokens=tokens, http=http), world.storage,
+                frozenset(),
+            ),
+        )  # fmt: skip
+        sandbox.reset()
+        started = time.monotonic()
+        card = await click(hanging, status, "Map to this channel", number=fresh_number())
+        # Teams waits 5 s for a card action's answer; Graph's own timeout is 4 s.
+        assert time.monotonic() - started < 3.5
+    shown = texts(card)
+    assert "I cannot check your permissions right now" in shown and "Nothing was changed" in shown
+    assert api_calls(sandbox) == {}
+    assert await client.list_mappings(world.enterprise.enterprise_id) == []
 
 
 async def test_a_member_cannot_open_the_settings_but_an_owner_can_let_every_member_change(
