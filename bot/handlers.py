@@ -192,16 +192,6 @@ def no_longer_mapped(number: str | None) -> str:
     return f"{which} is no longer mapped in your organization, so nothing was changed."
 
 
-def is_private(conversation: Conversation) -> bool:
-    """A personal chat with the bot: no team, no channel, and not a group chat (whose ids,
-    like channels', are Teams threads starting "19:")."""
-    return (
-        conversation.team_id is None
-        and not conversation.in_channel
-        and not (conversation.conversation_id or "").startswith("19:")
-    )
-
-
 class MappingBot:
     def __init__(
         self, service: MappingService, signer: ActionSigner, options: BotOptions, *,
@@ -734,7 +724,7 @@ class MappingBot:
 
     async def _invite(self, turn: Turn, enterprise_id: str, *, team_scoped: bool) -> Card:
         """A setup code, shown only in the operator's personal chat with the bot."""
-        if not is_private(turn.conversation):
+        if not turn.conversation.personal:  # as Teams says: never guessed from ids
             raise Refusal(turn.screens.invite_in_private())
         try:
             issued = await self.operations.invite(

@@ -60,7 +60,9 @@ def in_channel(
     return Conversation(tenant, channel, name, team_id=team, user=person(user))
 
 
-PERSONAL = Conversation(TENANT, user=person(OWNER), conversation_id="a:personal-olga")
+PERSONAL = Conversation(
+    TENANT, user=person(OWNER), conversation_id="a:personal-olga", personal=True
+)
 
 
 @dataclass

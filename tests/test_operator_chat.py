@@ -4,6 +4,8 @@ in a personal chat, and links the customer who types it; links are listed and re
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.conversation import Conversation
 from bot.handlers import MappingBot
 from bot.storage.models import AuditAction
@@ -33,7 +35,7 @@ from tests.test_tenants import TEAM_NEW, api_calls, in_new, two
 
 __all__ = ["bot", "two", "world"]  # the fixtures, shared with the behaviour tests
 
-PRIVATE = Conversation(OPERATOR_TENANT, user=OPERATOR, conversation_id="a:olive")
+PRIVATE = Conversation(OPERATOR_TENANT, user=OPERATOR, conversation_id="a:olive", personal=True)
 OPS_CHANNEL = "19:ops@thread.tacv2"
 OPS_TEAM = Directory(group="c3c3c3c3-3333-4333-8333-333333333333")
 OPERATOR_COMMANDS = ["enterprises", "new enterprise", "invite E0000001", "links", "unlink x"]
@@ -116,6 +118,14 @@ async def test_an_invite_is_shown_only_in_a_personal_chat_and_links_the_customer
     assert f"`setup {code}`" in texts(card) and "Expires" in texts(card)
     linked = await bot.on_message(in_new(), f"setup {code}", TEAM_NEW)
     assert f"**{eid}**" in texts(linked)
+    # Only a chat Teams calls personal is one: not a group chat, nor one whose ids look alike.
+    for chat in (
+        replace(PRIVATE, personal=False),
+        replace(PRIVATE, conversation_id="19:meeting_x@thread.v2", personal=False),
+        replace(PRIVATE, conversation_id=None, personal=False),
+    ):
+        shown = texts(await bot.on_message(chat, f"invite {eid}", NO_TEAM))
+        assert "Setup codes are shown in a personal chat only" in shown, chat
     unknown = await bot.on_message(PRIVATE, "invite E9999999", NO_TEAM)
     assert "No such enterprise" in texts(unknown) and "No code was made" in texts(unknown)
     # The Invite button of the enterprises card does the same, for the operator only.

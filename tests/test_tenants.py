@@ -61,7 +61,7 @@ def in_new(user: Member = ADMIN_NEW) -> Conversation:
 
 
 def new_personal() -> Conversation:
-    return Conversation(NEW_TENANT, user=person(ADMIN_NEW), conversation_id="a:ada")
+    return Conversation(NEW_TENANT, user=person(ADMIN_NEW), conversation_id="a:ada", personal=True)
 
 
 async def create_enterprise(client: ContextSMSClient, name: str) -> Enterprise:
