@@ -17,6 +17,7 @@ from contextsms import ClientOptions, ContextSMSClient, RetryPolicy
 from contextsms.models import Enterprise, MappingCreate
 from contextsms.phone import EXTENSION_PROBLEM
 from tests.conftest import fresh_number
+from tests.support.cards_text import elements
 from tests.test_bot_behaviour import (
     GENERAL,
     TEAM,
@@ -131,20 +132,11 @@ def rendered(card: Card) -> list[str]:
     """Each TextBlock and FactSet value of the card as CommonMark renders it to HTML."""
     md = MarkdownIt("commonmark")
     found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                found.append(md.render(node["text"]))
-            if node.get("type") == "FactSet":
-                found.extend(md.render(f["title"]) + md.render(f["value"]) for f in node["facts"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
+    for node in elements(card):
+        if node.get("type") == "TextBlock":
+            found.append(md.render(node["text"]))
+        if node.get("type") == "FactSet":
+            found.extend(md.render(f["title"]) + md.render(f["value"]) for f in node["facts"])
     return found
 
 

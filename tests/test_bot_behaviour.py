@@ -35,6 +35,7 @@ from sandbox.threaded import RunningSandbox
 from standins.graph import GraphStandIn, Member
 from standins.tls import make_ca
 from tests.conftest import fresh_number, make_client
+from tests.support.cards_text import elements
 
 GENERAL = "19:general@thread.tacv2"
 SALES = "19:sales@thread.tacv2"
@@ -150,38 +151,21 @@ def bot(world: World) -> MappingBot:
 
 def texts(card: Card) -> str:
     """Everything a person reads on the card, buttons included."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in ("text", "title", "value", "label", "placeholder"):
-                if isinstance(node.get(key), str):
-                    found.append(node[key])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return "\n".join(found)
+    keys = ("text", "title", "value", "label", "placeholder")
+    return "\n".join(
+        node[key] for node in elements(card) for key in keys if isinstance(node.get(key), str)
+    )
 
 
 def button(card: Card, title: str) -> dict[str, Any]:
-    def walk(node: Any) -> dict[str, Any] | None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute" and node.get("title") == title:
-                return node
-            for value in node.values():
-                if (hit := walk(value)) is not None:
-                    return hit
-        elif isinstance(node, list):
-            for value in node:
-                if (hit := walk(value)) is not None:
-                    return hit
-        return None
-
-    found = walk(card)
+    found = next(
+        (
+            n
+            for n in elements(card)
+            if n.get("type") == "Action.Execute" and n.get("title") == title
+        ),
+        None,
+    )
     assert found is not None, f"no button {title!r} on {texts(card)}"
     return found
 

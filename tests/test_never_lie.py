@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.conversation import Conversation
 from bot.handlers import MappingBot
 from cards.elements import Card
@@ -80,32 +82,24 @@ async def test_map_served_but_failed_and_lookups_failing(
     assert number in await settle(bot, card, sandbox)
 
 
-async def test_remap_command_served_but_failed(
-    sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
-) -> None:
-    number = fresh_number()
-    await bot.on_message(in_channel(SALES, "Sales"), f"map {number}", TEAM)
-    sandbox.faults(script=served_then_failed("PUT", "/api/v2/mapping/"))
-    card = await bot.on_message(in_channel(), f"remap {number}", names)
-    assert_tells_unknown(card)
-    sandbox.reset()
-    [mapping] = await client.list_mappings(enterprise.enterprise_id)
-    assert mapping.messaging_app_id == GENERAL  # it did move
-    assert number in await settle(bot, card, sandbox)
-
-
-async def test_move_it_here_served_but_failed(
-    sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
-) -> None:
+@pytest.mark.parametrize("how", ["remap typed", "Move it here clicked"])
+async def test_moving_a_number_here_served_but_failed(
+    sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise,
+    how: str,
+) -> None:  # fmt: skip
     number = fresh_number()
     await bot.on_message(in_channel(SALES, "Sales"), f"map {number}", TEAM)
     taken = await bot.on_message(in_channel(), f"map {number}", names)
     sandbox.faults(script=served_then_failed("PUT", "/api/v2/mapping/"))
-    card = await click(bot, taken, "Move it here")
+    card = (
+        await bot.on_message(in_channel(), f"remap {number}", names)
+        if how == "remap typed"
+        else await click(bot, taken, "Move it here")
+    )
     assert_tells_unknown(card)
     sandbox.reset()
     [mapping] = await client.list_mappings(enterprise.enterprise_id)
-    assert mapping.messaging_app_id == GENERAL
+    assert mapping.messaging_app_id == GENERAL  # it did move
     assert number in await settle(bot, card, sandbox)
 
 
