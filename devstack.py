@@ -1,6 +1,14 @@
-"""The local stack: the sandbox (seeded), the bot in local development mode, and Microsoft 365
-Agents Playground as the Teams client. `make run` runs `python devstack.py`; the end-to-end
-tests start the same stack on free ports with `start_stack`.
+"""The local stack: the sandbox (seeded), a Microsoft Graph stand-in, the bot in local
+development mode, and Microsoft 365 Agents Playground as the Teams client. `make run` runs
+`python devstack.py`; the end-to-end tests start the same stack on free ports with
+`start_stack`.
+
+The Playground's Teams (tenant, users, team) is `.m365agentsplayground.yml`. Its tenant is
+linked to the seeded enterprise at the bot's start, as a single-organization deployment's is.
+Who owns the team comes from the Graph stand-in (`python -m standins.graph`: the signed-in
+user "Me" is an owner, "User 1" an ordinary member), over HTTPS with a throwaway CA, with
+tokens from the stand-in's per-tenant Entra endpoint through msal, exactly as in production;
+the bot trusts that CA through REQUESTS_CA_BUNDLE (msal) and SSL_CERT_FILE (httpx).
 """
 
 from __future__ import annotations
@@ -18,10 +26,15 @@ from typing import IO
 import httpx
 
 ROOT = Path(__file__).resolve().parent
-# The tenant the Agents Playground puts on its activities ("Contoso Corporation"), linked to
-# the seeded enterprise at the bot's start, as a single-organization deployment is.
+# The tenant the Agents Playground puts on its activities (`tenantId` of its config), linked
+# to the seeded enterprise at the bot's start, as a single-organization deployment is.
 PLAYGROUND_TENANT = "5b658416-0de4-4d67-95b4-2751e5a69d3d"
+PLAYGROUND_CONFIG = ROOT / ".m365agentsplayground.yml"
 PLAYGROUND = ROOT / "node_modules/.bin/agentsplayground"
+# The bot's app id in the Playground (`bot.id` of its config); in local development it only
+# names the app registration whose Graph tokens the stand-in hands out.
+LOCAL_APP_ID = "00000000-0000-0000-0000-00000000000011"
+LOCAL_APP_PASSWORD = "local-development-only"  # noqa: S105 (the stand-in accepts any)
 
 
 @dataclass
@@ -29,6 +42,7 @@ class Stack:
     sandbox_url: str
     bot_url: str
     playground_url: str
+    graph_url: str
     enterprise_id: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: dict[str, Path] = field(default_factory=dict)
@@ -66,6 +80,11 @@ def _http_ok(url: str) -> Callable[[], bool]:
     return lambda: httpx.get(url, timeout=2).status_code < 500
 
 
+def _https_ok(url: str, ca_file: Path) -> Callable[[], bool]:
+    """Served over HTTPS with the stand-in's own CA, which exists once the stand-in wrote it."""
+    return lambda: ca_file.exists() and httpx.get(url, timeout=2, verify=str(ca_file)).is_success
+
+
 def _spawn(
     name: str, args: list[str], env: dict[str, str], log_dir: Path, cwd: Path,
     echo: bool = False,
@@ -84,6 +103,7 @@ def start_stack(
     sandbox_port: int = 8787,
     bot_port: int = 3978,
     playground_port: int = 56150,
+    graph_port: int = 8790,
     data_dir: Path = ROOT / "var",
     echo_bot: bool = False,
     extra_env: dict[str, str] | None = None,
@@ -110,6 +130,7 @@ def start_stack(
         sandbox_url=f"http://127.0.0.1:{sandbox_port}",
         bot_url=f"http://127.0.0.1:{bot_port}",
         playground_url=f"http://127.0.0.1:{playground_port}",
+        graph_url=f"https://127.0.0.1:{graph_port}",
         enterprise_id=enterprise_id,
     )
     try:
@@ -119,6 +140,20 @@ def start_stack(
         stack.processes.append(process)
         stack.logs["sandbox"] = log
         _wait_until(_http_ok(f"{stack.sandbox_url}/_sandbox/stats"), process, "sandbox", log)
+
+        tls_dir = data_dir / "graph-standin"
+        ca_file = tls_dir / "ca.pem"
+        ca_file.unlink(missing_ok=True)  # a new CA each start: wait for this one
+        process, log = _spawn(
+            "graph",
+            [sys.executable, "-m", "standins.graph", "--port", str(graph_port),
+             "--tls-dir", str(tls_dir)],
+            base_env, log_dir, ROOT,
+        )  # fmt: skip
+        stack.processes.append(process)
+        stack.logs["graph"] = log
+        openid = f"{stack.graph_url}/{PLAYGROUND_TENANT}/v2.0/.well-known/openid-configuration"
+        _wait_until(_https_ok(openid, ca_file), process, "graph stand-in", log)
 
         bot_env = {
             **base_env,
@@ -131,6 +166,15 @@ def start_stack(
             "CONTEXTSMS_CSP_ID": sandbox_env.get("SANDBOX_CSP_ID", "CSP0000003"),
             "CONTEXTSMS_ENTERPRISE_ID": enterprise_id,
             "CONTEXTSMS_TENANT_ID": PLAYGROUND_TENANT,
+            "BOT_STORAGE": "sqlite",
+            "BOT_STORAGE_PATH": str(data_dir / "bot.db"),
+            # Graph and each tenant's Entra: the stand-in, trusted through its CA.
+            "MicrosoftAppId": LOCAL_APP_ID,
+            "MicrosoftAppPassword": LOCAL_APP_PASSWORD,
+            "BOT_GRAPH_URL": stack.graph_url,
+            "BOT_LOGIN_AUTHORITY": stack.graph_url,
+            "REQUESTS_CA_BUNDLE": str(ca_file),
+            "SSL_CERT_FILE": str(ca_file),
         }
         process, log = _spawn("bot", [sys.executable, "app.py"], bot_env, log_dir, ROOT, echo_bot)
         stack.processes.append(process)
@@ -145,6 +189,7 @@ def start_stack(
             "TEAMSAPPTESTER_BROWSER": "none",
             "APPLICATION_INSIGHTS_NO_STATSBEAT": "true",
             "TMPDIR": str(playground_dir),
+            "M365_AGENTS_PLAYGROUND_CONFIG_PATH": str(PLAYGROUND_CONFIG),
         }
         process, log = _spawn(
             "playground",
@@ -179,6 +224,7 @@ def main() -> int:
         sandbox_port=int(os.environ.get("SANDBOX_PORT", "8787")),
         bot_port=int(os.environ.get("PORT", "3978")),
         playground_port=int(os.environ.get("PLAYGROUND_PORT", "56150")),
+        graph_port=int(os.environ.get("GRAPH_PORT", "8790")),
         echo_bot=True,
     )
     print(
@@ -186,10 +232,13 @@ def main() -> int:
         f"  Teams (Agents Playground): {stack.playground_url}   <- open this\n"
         f"  bot:                       {stack.bot_url}/api/messages (local development mode)\n"
         f"  sandbox ContextSMS API:    {stack.sandbox_url}/api/v2"
-        f" (enterprise {stack.enterprise_id})\n"
+        f" (enterprise {stack.enterprise_id}, linked to the Playground's tenant)\n"
+        f'  Graph stand-in:            {stack.graph_url} ("Me" owns My Team, "User 1" '
+        "is a member)\n"
         f"  logs:                      {stack.logs['sandbox'].parent}\n"
         "In the Playground, open General (My Team), type @, pick Test Bot and write\n"
-        "`map (555) 987-6543 Front desk`. Ctrl-C stops all three.\n",
+        "`map (555) 987-6543 Front desk`. As User 1 the same is refused: only owners change\n"
+        "mappings. Ctrl-C stops them all.\n",
         flush=True,
     )
     try:

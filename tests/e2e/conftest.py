@@ -71,10 +71,30 @@ def replies_not_shown(events: list[dict[str, Any]], shown: set[str]) -> list[str
     return missing
 
 
+def _size(log: Path) -> int:
+    return log.stat().st_size  # a stat of a local file: no need to leave the loop
+
+
+async def settled_size(log: Path, quiet: float = 0.3, longest: float = 5.0) -> int:
+    """The log's size once the bot has written nothing for `quiet` seconds. The Playground
+    shows a reply before it answers the bot's call, and the bot logs the call after that
+    answer: a test that ends on a reply it saw may leave that line still to be written, and
+    it belongs to that test, not to the next."""
+    deadline = time.monotonic() + longest
+    size = _size(log)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(quiet)
+        now = _size(log)
+        if now == size:
+            break
+        size = now
+    return size
+
+
 @pytest.fixture
 async def playground(stack: Stack) -> AsyncIterator[Playground]:
     log = stack.logs["bot"]
-    offset = log.stat().st_size
+    offset = await settled_size(log)
     client = await Playground.connect(stack.playground_url)
     yield client
     # A late update may still be on its way: give the Playground a moment to show it.

@@ -10,7 +10,7 @@ import httpx
 
 from devstack import Stack
 from tests.conftest import fresh_number
-from tests.support.playground import ANNOUNCEMENTS, GENERAL, Playground, card_text
+from tests.support.playground import ANNOUNCEMENTS, GENERAL, USER_1, Playground, card_text
 
 
 def national(number: str) -> str:
@@ -130,3 +130,40 @@ async def test_a_slow_api_gets_a_working_card_that_updates_in_place(
     update = await playground.next_reply(timeout=10)
     assert update.updated and update.message_id == first.message_id
     assert "Number mapped" in card_text(update.cards[0]) and number in card_text(update.cards[0])
+
+
+def sandbox_mappings(stack: Stack) -> dict[str, str]:
+    """Number -> channel of the seeded enterprise, as ContextSMS (the sandbox) has them."""
+    login = httpx.post(
+        f"{stack.sandbox_url}/api/v2/auth/login",
+        json={"username": "you@company.com", "password": "YourStrongPassword!"},
+    ).json()
+    listed = httpx.get(
+        f"{stack.sandbox_url}/api/v2/numbertomessageappmapping/enterprise/{stack.enterprise_id}",
+        headers={"Authorization": f"Bearer {login['accessToken']}"},
+    ).json()
+    return {m["phoneNumber"]: m["messagingAppId"] for m in listed}
+
+
+async def test_an_ordinary_member_is_refused_changes_and_the_owner_makes_them(
+    playground: Playground, stack: Stack
+) -> None:
+    number = fresh_number()
+    # User 1 is a member of My Team, not an owner (Graph, for the team's group id).
+    refused = await playground.say(GENERAL, f"map {number} Front desk", user=USER_1)
+    text = card_text(refused.cards[0])
+    assert "Not allowed for you" in text and "an owner of this team" in text
+    assert "Nothing was changed" in text
+    assert number not in sandbox_mappings(stack)
+
+    # Me, signed in, owns it: the same command maps the number.
+    mapped = await playground.say(GENERAL, f"map {number} Front desk")
+    assert "Number mapped" in card_text(mapped.cards[0])
+    assert sandbox_mappings(stack)[number] == GENERAL
+
+    # User 1 may look, not unmap.
+    status = await playground.say(GENERAL, "status", user=USER_1)
+    assert number in card_text(status.cards[0])
+    unmap = await playground.say(GENERAL, f"unmap {number}", user=USER_1)
+    assert "Not allowed for you" in card_text(unmap.cards[0])
+    assert sandbox_mappings(stack)[number] == GENERAL

@@ -12,7 +12,12 @@ import aiohttp
 
 BOT_ID = "00000000-0000-0000-0000-00000000000011"
 BOT_NAME = "Test Bot"
-USER = {"id": "user-id-0"}
+# The Playground's users (.m365agentsplayground.yml): "Me" is signed in and owns the team (in
+# the local Graph stand-in); "User 1" is an ordinary member. The Playground sends what is typed
+# as "Me"; another user speaks through its "Mock an activity" feature (a custom activity, from
+# the Playground's own template, with that user as `from`).
+ME = "user-id-0"
+USER_1 = "user-id-1"
 GENERAL = "team-id"  # the Playground's team "My Team": its General channel's id is the team's
 ANNOUNCEMENTS = "channel-announcements-id"
 PERSONAL = "personal"
@@ -82,12 +87,16 @@ class Playground:
         return str(config["personalChat"]["id"]), str(config["groupChats"][0]["id"])
 
     async def say(self, conversation: str, text: str, *, mention: bool = True,
-                  timeout: float = 15) -> Reply:  # fmt: skip
-        """Post `@Test Bot text` as a user does, and wait for the bot's answer."""
+                  timeout: float = 15, user: str = ME) -> Reply:  # fmt: skip
+        """Post `@Test Bot text` as `user` does, and wait for the bot's answer."""
         while not self.replies.empty():
             self.replies.get_nowait()
         said = f"<at>{BOT_NAME}</at> {text}" if mention else text
-        body: dict[str, Any] = {"type": "text", "textFormat": "plain", "from": USER, "text": said}
+        if user != ME:
+            await self._say_as(user, conversation, said)
+            return await asyncio.wait_for(self.replies.get(), timeout)
+        body: dict[str, Any] = {"type": "text", "textFormat": "plain", "from": {"id": ME},
+                                "text": said}  # fmt: skip
         if mention:
             body["mentions"] = [{"mentioned": {"id": BOT_ID, "name": BOT_NAME},
                                  "text": f"<at>{BOT_NAME}</at>"}]  # fmt: skip
@@ -96,6 +105,30 @@ class Playground:
         ) as response:
             assert response.status == 200, await response.text()
         return await asyncio.wait_for(self.replies.get(), timeout)
+
+    async def _say_as(self, user: str, channel: str, text: str) -> None:
+        """A message in a channel of the team from another user of the Playground's tenant,
+        as its "Mock an activity" sends it."""
+        async with self.session.get(f"{self.url}/_internal/v1/config") as response:
+            config = (await response.json())["config"]
+        [account] = [u for u in config["users"] if u["id"] == user]
+        async with self.session.get(
+            f"{self.url}/_internal/v1/customActivities/template",
+            params={"conversationId": channel},
+        ) as response:
+            assert response.status == 200, await response.text()
+            activity: dict[str, Any] = await response.json()
+        activity.update({
+            "type": "message", "text": text,
+            "from": {"id": user, "name": account["name"], "aadObjectId": account["aadObjectId"]},
+            "channelData": {"teamsChannelId": channel, "teamsTeamId": GENERAL,
+                            "channel": {"id": channel}, "team": {"id": GENERAL},
+                            "tenant": {"id": config["tenantId"]}},
+        })  # fmt: skip
+        async with self.session.post(
+            f"{self.url}/_internal/v1/customActivities", json=activity
+        ) as response:
+            assert response.status == 200, await response.text()
 
     async def next_reply(self, timeout: float = 15) -> Reply:
         return await asyncio.wait_for(self.replies.get(), timeout)
@@ -107,7 +140,7 @@ class Playground:
         payload = {
             "name": "adaptiveCard/action",
             "value": {"action": {**action, "data": {**action["data"], **inputs}}},
-            "from": USER,
+            "from": {"id": ME},
             "conversation": {"id": reply.conversation_id},
             "replyToId": reply.message_id,
         }
