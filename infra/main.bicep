@@ -1,6 +1,6 @@
 // ContextSMS for Teams on Azure: an Azure Bot with the Teams channel, the bot's container on
-// App Service for Linux, its secrets in Key Vault, Table storage for the multi-instance
-// backend, and Application Insights. Deploy with:
+// App Service for Linux, its secrets in Key Vault, Table storage shared by its instances
+// (links, setup codes, audit trail), and Application Insights. Deploy with:
 //   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json
 // See docs/deploy.md.
 
@@ -12,10 +12,10 @@ param namePrefix string
 @description('Region of the resources (the Azure Bot itself is global).')
 param location string = resourceGroup().location
 
-@description('Client id of the bot\'s single-tenant Entra app registration (MicrosoftAppId).')
+@description('Client id of the bot\'s Entra app registration (MicrosoftAppId): multi-tenant (AzureADMultipleOrgs) to serve other organizations, see docs/deploy.md.')
 param botAppId string
 
-@description('Tenant of that app registration (MicrosoftAppTenantId).')
+@description('Home tenant of that app registration (MicrosoftAppTenantId): the bot\'s own connector token comes from it.')
 param botTenantId string = subscription().tenantId
 
 @description('The bot\'s client secret. Stored in Key Vault, never in an app setting.')
@@ -41,8 +41,17 @@ param contextsmsPassword string
 @description('The CSP of that account.')
 param contextsmsCspId string
 
-@description('The enterprise this deployment acts on.')
-param contextsmsEnterpriseId string
+@description('A deployment for a single organization only: the enterprise it acts on, linked at start to singleTenantId (set both, or neither: a reseller links each customer tenant with setup codes).')
+param contextsmsEnterpriseId string = ''
+
+@description('A deployment for a single organization only: the Entra tenant linked to contextsmsEnterpriseId.')
+param singleTenantId string = ''
+
+@description('The reseller\'s operators, as "tenantId:objectId" pairs separated by commas (their Entra tenant and object id).')
+param botOperators string = ''
+
+@description('Prefix of the bot\'s tables (links, setup codes, audit trail, conversation references, cached roles).')
+param tablePrefix string = 'contextsms'
 
 @description('Product name on the bot\'s cards (the reseller\'s brand).')
 param productName string = 'ContextSMS'
@@ -51,7 +60,7 @@ param productName string = 'ContextSMS'
 @allowed(['B1', 'P0v3', 'P1v3'])
 param appServiceSku string = 'P0v3'
 
-@description('Instances of the bot: two or more for failover (the bot keeps no state of its own).')
+@description('Instances of the bot: two or more for failover (they share their state in Table storage).')
 @minValue(1)
 param instanceCount int = 2
 
@@ -163,10 +172,13 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   name: 'default'
 }
 
-resource botState 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+// The bot's tables (bot/storage/azure_table.py); the bot creates any that are missing.
+var tableKinds = ['Links', 'Codes', 'Failures', 'Audit', 'References', 'Roles']
+
+resource botTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for kind in tableKinds: {
   parent: tables
-  name: 'botstate'
-}
+  name: '${tablePrefix}${kind}'
+}]
 
 // Storage Table Data Contributor, for the app's identity.
 resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -233,7 +245,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       healthCheckPath: '/healthz'
-      appSettings: [
+      appSettings: concat([
         { name: 'WEBSITES_PORT', value: port }
         { name: 'PORT', value: port }
         { name: 'HOST', value: '0.0.0.0' }
@@ -245,15 +257,23 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'CONTEXTSMS_USERNAME', value: contextsmsUsername }
         { name: 'CONTEXTSMS_PASSWORD', value: '@Microsoft.KeyVault(SecretUri=${contextsmsPasswordSecret.properties.secretUri})' }
         { name: 'CONTEXTSMS_CSP_ID', value: contextsmsCspId }
-        { name: 'CONTEXTSMS_ENTERPRISE_ID', value: contextsmsEnterpriseId }
         { name: 'BOT_PRODUCT_NAME', value: productName }
+        { name: 'BOT_OPERATORS', value: botOperators }
+        // Every instance shares links, codes, the audit trail and references in Table
+        // storage, reached with the app's managed identity (DefaultAzureCredential reads
+        // AZURE_CLIENT_ID); shared keys are off on the account.
+        { name: 'BOT_STORAGE', value: 'azure_table' }
+        { name: 'BOT_TABLE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.table }
+        { name: 'BOT_TABLE_PREFIX', value: tablePrefix }
         { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
-        { name: 'TABLES_ENDPOINT', value: storage.properties.primaryEndpoints.table }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
-      ]
+      ], empty(contextsmsEnterpriseId) ? [] : [
+        { name: 'CONTEXTSMS_ENTERPRISE_ID', value: contextsmsEnterpriseId }
+        { name: 'CONTEXTSMS_TENANT_ID', value: singleTenantId }
+      ])
     }
   }
-  dependsOn: [secretsUser, tableContributor, acrPull]
+  dependsOn: [secretsUser, tableContributor, acrPull, botTables]
 }
 
 resource bot 'Microsoft.BotService/botServices@2022-09-15' = {

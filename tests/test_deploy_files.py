@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
+from bot.settings import BotSettings, StorageKind
+from bot.storage.azure_table import KINDS
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv/bin"
 OFFLINE = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
@@ -105,6 +108,74 @@ def test_secrets_are_key_vault_references_never_plain_settings(bicep: dict[str, 
     for secret in ("botAppPassword", "contextsmsPassword"):
         assert bicep["parameters"][secret]["decorators"], secret
         assert any(d.get("type") == "secure" for d in bicep["parameters"][secret]["decorators"])
+
+
+def app_settings(bicep: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The web app's settings: those always set, and those of a single-organization
+    deployment (set only when its enterprise is)."""
+    combined = bicep["resources"]["app"]["config"]["properties"]["siteConfig"]["appSettings"]
+    always, optional = combined["function"]["parameters"].values()
+    only_if = optional["operator"]["operands"]
+    assert only_if["condition"]["function"]["parameters"] == {
+        "item_to_test": "contextsmsEnterpriseId"
+    }
+    assert only_if["true_value"] == []
+    return ({s["name"]: s["value"] for s in always},
+            {s["name"]: s["value"] for s in only_if["false_value"]})  # fmt: skip
+
+
+def accessor(value: Any) -> str:
+    """`a.b.c` from pycep's nested property accessors."""
+    if isinstance(value, str):
+        return value
+    operands = value["operator"]["operands"]
+    return f"{accessor(operands['operand_1'])}.{accessor(operands['operand_2'])}"
+
+
+def test_every_instance_shares_the_table_storage_through_the_apps_identity(
+    bicep: dict[str, Any],
+) -> None:
+    settings, _ = app_settings(bicep)
+    assert settings["BOT_STORAGE"] == StorageKind.AZURE_TABLE.value
+    assert (
+        accessor(settings["BOT_TABLE_ACCOUNT_URL"]) == "storage.properties.primaryEndpoints.table"
+    )
+    # DefaultAzureCredential picks the user-assigned identity named by AZURE_CLIENT_ID.
+    assert accessor(settings["AZURE_CLIENT_ID"]) == "identity.properties.clientId"
+    assert not any("CONNECTION_STRING" in name and "APPLICATIONINSIGHTS" not in name
+                   for name in settings)  # fmt: skip
+    storage = bicep["resources"]["storage"]["config"]["properties"]
+    assert storage["allowSharedKeyAccess"] is False  # the identity is the only way in
+    # That identity holds Storage Table Data Contributor on that account.
+    role = bicep["resources"]["tableContributor"]["config"]
+    assert role["scope"] == "storage"
+    assert role["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"] == (
+        "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+    )
+    assert accessor(role["properties"]["principalId"]) == "identity.properties.principalId"
+    # The tables the bot's Azure backend uses, with the prefix the bot is told.
+    tables = bicep["resources"]["botTables"]["config"]
+    assert tables["loop_type"]["detail"]["array_name"] == "tableKinds"
+    assert tables["config"]["name"] == "${tablePrefix}${kind}"
+    assert tuple(bicep["variables"]["tableKinds"]["value"]) == KINDS
+    assert settings["BOT_TABLE_PREFIX"] == "tablePrefix"
+    # And the bot accepts these settings as they are.
+    read = BotSettings(
+        MicrosoftAppId="3f2504e0-4f89-41d3-9a0c-0305e82c3301", MicrosoftAppPassword="x",
+        MicrosoftAppType="SingleTenant", MicrosoftAppTenantId="t",
+        bot_storage=settings["BOT_STORAGE"],
+        bot_table_account_url="https://ctxsmsst.table.core.windows.net/",
+    )  # fmt: skip
+    assert read.bot_storage is StorageKind.AZURE_TABLE
+
+
+def test_a_single_organization_names_its_tenant_with_its_enterprise(bicep: dict[str, Any]) -> None:
+    settings, single = app_settings(bicep)
+    assert "CONTEXTSMS_ENTERPRISE_ID" not in settings  # a reseller's deployment links by codes
+    assert single == {
+        "CONTEXTSMS_ENTERPRISE_ID": "contextsmsEnterpriseId",
+        "CONTEXTSMS_TENANT_ID": "singleTenantId",
+    }
 
 
 def test_example_parameters_give_every_required_parameter(bicep: dict[str, Any]) -> None:
