@@ -237,8 +237,9 @@ def main() -> int:
         "is a member)\n"
         f"  logs:                      {stack.logs['sandbox'].parent}\n"
         "In the Playground, open General (My Team), type @, pick Test Bot and write\n"
-        "`map (555) 987-6543 Front desk`. As User 1 the same is refused: only owners change\n"
-        "mappings. Ctrl-C stops them all.\n",
+        '`map (555) 987-6543 Front desk`. Sent as "User 1" (Mock an Activity > Custom\n'
+        "activity, with User 1 as `from`), the same is refused: only owners change mappings.\n"
+        "Ctrl-C stops them all.\n",
         flush=True,
     )
     try:
