@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -82,7 +83,14 @@ def _http_ok(url: str) -> Callable[[], bool]:
 
 def _https_ok(url: str, ca_file: Path) -> Callable[[], bool]:
     """Served over HTTPS with the stand-in's own CA, which exists once the stand-in wrote it."""
-    return lambda: ca_file.exists() and httpx.get(url, timeout=2, verify=str(ca_file)).is_success
+
+    def ready() -> bool:
+        if not ca_file.exists():
+            return False
+        trust = ssl.create_default_context(cafile=ca_file)
+        return httpx.get(url, timeout=2, verify=trust).is_success
+
+    return ready
 
 
 def _spawn(
