@@ -47,6 +47,8 @@ class Stack:
     enterprise_id: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: dict[str, Path] = field(default_factory=dict)
+    # The bot's environment: `python -m bot.admin` run with it acts on the same storage.
+    bot_env: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -184,6 +186,7 @@ def start_stack(
             "REQUESTS_CA_BUNDLE": str(ca_file),
             "SSL_CERT_FILE": str(ca_file),
         }
+        stack.bot_env = bot_env
         process, log = _spawn("bot", [sys.executable, "app.py"], bot_env, log_dir, ROOT, echo_bot)
         stack.processes.append(process)
         stack.logs["bot"] = log

@@ -4,11 +4,15 @@ the Playground's WebSocket, as its web page talks to it."""
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 import time
+import uuid
 
 import httpx
 
-from devstack import Stack
+from devstack import ROOT, Stack
 from tests.conftest import fresh_number
 from tests.support.playground import ANNOUNCEMENTS, GENERAL, USER_1, Playground, card_text
 
@@ -167,3 +171,36 @@ async def test_an_ordinary_member_is_refused_changes_and_the_owner_makes_them(
     unmap = await playground.say(GENERAL, f"unmap {number}", user=USER_1)
     assert "Not allowed for you" in card_text(unmap.cards[0])
     assert sandbox_mappings(stack)[number] == GENERAL
+
+
+def invite(stack: Stack, enterprise_id: str) -> str:
+    """A setup code from the operators' command line, on the bot's own settings and storage."""
+    issued = subprocess.run(
+        [sys.executable, "-m", "bot.admin", "invite", enterprise_id, "--json"],
+        env=stack.bot_env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    code: str = json.loads(issued.stdout)["code"]
+    return code
+
+
+async def test_an_organization_nobody_set_up_is_linked_by_a_setup_code(
+    playground: Playground, stack: Stack
+) -> None:
+    # Another organization's tenant, in the Playground's personal chat (a custom activity).
+    tenant = str(uuid.uuid4())
+    personal, _ = await playground.chat_ids()
+    asked = await playground.say(personal, "list", mention=False, tenant=tenant)
+    assert "Not set up yet" in card_text(asked.cards[0])
+    assert "setup <code>" in card_text(asked.cards[0])
+    wrong = await playground.say(personal, "setup AAAAA-AAAAA", mention=False, tenant=tenant)
+    assert "Nothing was linked" in card_text(wrong.cards[0])
+
+    code = invite(stack, stack.enterprise_id)
+    linked = await playground.say(personal, f"setup {code}", mention=False, tenant=tenant)
+    text = card_text(linked.cards[0])
+    assert "Your organization now uses" in text and stack.enterprise_id in text
+    listed = await playground.say(personal, "list", mention=False, tenant=tenant)
+    assert "All numbers of your organization" in card_text(listed.cards[0])
+    # The code worked once.
+    again = await playground.say(personal, f"setup {code}", mention=False, tenant=tenant)
+    assert "Nothing was linked" in card_text(again.cards[0])

@@ -87,13 +87,15 @@ class Playground:
         return str(config["personalChat"]["id"]), str(config["groupChats"][0]["id"])
 
     async def say(self, conversation: str, text: str, *, mention: bool = True,
-                  timeout: float = 15, user: str = ME) -> Reply:  # fmt: skip
-        """Post `@Test Bot text` as `user` does, and wait for the bot's answer."""
+                  timeout: float = 15, user: str = ME,
+                  tenant: str | None = None) -> Reply:  # fmt: skip
+        """Post `@Test Bot text` as `user` does (from `tenant`, when another than the
+        Playground's), and wait for the bot's answer."""
         while not self.replies.empty():
             self.replies.get_nowait()
         said = f"<at>{BOT_NAME}</at> {text}" if mention else text
-        if user != ME:
-            await self._say_as(user, conversation, said)
+        if user != ME or tenant is not None:
+            await self._say_as(user, conversation, said, tenant)
             return await asyncio.wait_for(self.replies.get(), timeout)
         body: dict[str, Any] = {"type": "text", "textFormat": "plain", "from": {"id": ME},
                                 "text": said}  # fmt: skip
@@ -106,24 +108,30 @@ class Playground:
             assert response.status == 200, await response.text()
         return await asyncio.wait_for(self.replies.get(), timeout)
 
-    async def _say_as(self, user: str, channel: str, text: str) -> None:
-        """A message in a channel of the team from another user of the Playground's tenant,
-        as its "Mock an activity" sends it."""
+    async def _say_as(self, user: str, conversation: str, text: str,
+                      tenant: str | None) -> None:  # fmt: skip
+        """A message from another user, or from another organization's tenant, as the
+        Playground's "Mock an activity" sends it: a channel's carries its team."""
         async with self.session.get(f"{self.url}/_internal/v1/config") as response:
             config = (await response.json())["config"]
-        [account] = [u for u in config["users"] if u["id"] == user]
+        [account] = [u for u in [config["currentUser"], *config["users"]] if u["id"] == user]
         async with self.session.get(
             f"{self.url}/_internal/v1/customActivities/template",
-            params={"conversationId": channel},
+            params={"conversationId": conversation},
         ) as response:
             assert response.status == 200, await response.text()
             activity: dict[str, Any] = await response.json()
+        tenant = tenant or config["tenantId"]
+        channel_data: dict[str, Any] = {"tenant": {"id": tenant}}
+        if conversation in (GENERAL, ANNOUNCEMENTS):
+            channel_data.update({
+                "teamsChannelId": conversation, "teamsTeamId": GENERAL,
+                "channel": {"id": conversation}, "team": {"id": GENERAL},
+            })  # fmt: skip
         activity.update({
-            "type": "message", "text": text,
+            "type": "message", "text": text, "channelData": channel_data,
             "from": {"id": user, "name": account["name"], "aadObjectId": account["aadObjectId"]},
-            "channelData": {"teamsChannelId": channel, "teamsTeamId": GENERAL,
-                            "channel": {"id": channel}, "team": {"id": GENERAL},
-                            "tenant": {"id": config["tenantId"]}},
+            "conversation": {**activity["conversation"], "tenantId": tenant},
         })  # fmt: skip
         async with self.session.post(
             f"{self.url}/_internal/v1/customActivities", json=activity
