@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -31,6 +32,10 @@ class AppType(StrEnum):
     MULTI_TENANT = "MultiTenant"
     SINGLE_TENANT = "SingleTenant"
     USER_ASSIGNED_MSI = "UserAssignedMSI"
+
+
+# Entra tenant and object ids, as Teams sends them.
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 class StorageKind(StrEnum):
@@ -81,6 +86,8 @@ class ContextSMSSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _single_organization(self) -> ContextSMSSettings:
+        if self.tenant_id and not _GUID.match(self.tenant_id.strip()):
+            raise ValueError("CONTEXTSMS_TENANT_ID is not an Entra tenant id (a GUID)")
         if bool(self.enterprise_id) != bool(self.tenant_id):
             raise ValueError(
                 "CONTEXTSMS_ENTERPRISE_ID and CONTEXTSMS_TENANT_ID go together: set both to "
@@ -201,8 +208,10 @@ class BotSettings(BaseSettings):
     def _operator_pairs(cls, value: str) -> str:
         for item in filter(None, (part.strip() for part in value.split(","))):
             tenant, _, user = item.partition(":")
-            if not tenant.strip() or not user.strip():
-                raise ValueError("each operator is tenantId:objectId, separated by commas")
+            if not _GUID.match(tenant.strip()) or not _GUID.match(user.strip()):
+                raise ValueError(
+                    "each operator is tenantId:objectId (two GUIDs), separated by commas"
+                )
         return value
 
     def operators(self) -> frozenset[tuple[str, str]]:

@@ -61,16 +61,17 @@ def conversation_of(activity: Activity) -> Conversation:
     conv = activity.conversation
     channel, team = (_dict(data.get(key)) for key in ("channel", "team"))
     # Only a channel's activities carry a channel; chats (personal, group) have none.
-    channel_id = data.get("teamsChannelId") or channel.get("id") or None
-    team_id = team.get("teamsTeamId") or team.get("id") or None
+    # Ids are strings in every activity Teams sends; anything else is treated as absent.
+    channel_id = _text(data.get("teamsChannelId")) or _text(channel.get("id"))
+    team_id = _text(team.get("teamsTeamId")) or _text(team.get("id"))
     sender = activity.from_property
-    object_id = getattr(sender, "aad_object_id", None) if sender is not None else None
+    object_id = _text(getattr(sender, "aad_object_id", None)) if sender is not None else None
     return Conversation(
         tenant_id=tenant_of(activity),
         channel_id=channel_id,
-        channel_name=channel.get("name") or general_channel_name(channel_id, team_id),
+        channel_name=_text(channel.get("name")) or general_channel_name(channel_id, team_id),
         team_id=team_id,
-        user=Person(object_id, getattr(sender, "name", None)) if object_id else None,
+        user=Person(object_id, _text(getattr(sender, "name", None))) if object_id else None,
         conversation_id=_thread_of(conv.id if conv else None),
         personal=getattr(conv, "conversation_type", None) == "personal",
     )
@@ -96,6 +97,10 @@ def reference_of(activity: Activity, conversation: Conversation) -> Conversation
         team_id=conversation.team_id, channel_id=conversation.channel_id, reference=reference,
         updated_at=datetime.now(UTC),
     )  # fmt: skip
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _dict(value: Any) -> dict[str, Any]:

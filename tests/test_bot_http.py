@@ -573,3 +573,15 @@ async def test_a_clean_shutdown_still_finishes_the_card_in_progress(
     await bot.runner.cleanup()  # as on SIGTERM: the work in progress gets its grace
     assert len(bot.connector.received) == 2
     assert "Number mapped" in str(bot.connector.received[1]["body"])
+
+
+async def test_ids_that_are_not_text_are_taken_as_absent(bot: Bot, sandbox: RunningSandbox) -> None:
+    # A signed activity whose channel id is a number: no mapping is tried into a channel "7".
+    activity = bot.activity(f"map {fresh_number()} Desk")
+    activity["channelData"]["teamsChannelId"] = 7
+    activity["channelData"]["channel"] = {"id": ["19:x"]}
+    assert (await bot.post(activity)).status_code == 201
+    [card] = bot.connector.cards()
+    assert "something went wrong" not in str(card).lower()
+    assert "This works in a channel" in str(card)
+    assert sandbox.stats()["requests"].get("POST /api/v2/mapping/add/{enterpriseId}", 0) == 0

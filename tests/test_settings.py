@@ -182,3 +182,25 @@ def test_bot_settings_by_their_documented_names_in_any_case(
     # Both classes' problems at once, each under its variable's name.
     assert "BOT_LOG_FORMAT is invalid" in str(caught.value)
     assert "CONTEXTSMS_MAX_RETRIES is invalid" in str(caught.value)
+
+
+def test_tenant_and_operator_ids_must_be_entra_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A mistyped id would leave an operator or the single organization silently unrecognised.
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CONTEXTSMS_ENTERPRISE_ID", "E0000001")
+    monkeypatch.setenv("CONTEXTSMS_TENANT_ID", "contoso.onmicrosoft.com")
+    monkeypatch.setenv("BOT_OPERATORS", "5b658416-0de4-4d67-95b4-2751e5a69d3d:alice")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "not an Entra tenant id" in message and "two GUIDs" in message
+    monkeypatch.setenv("CONTEXTSMS_TENANT_ID", "5B658416-0DE4-4D67-95B4-2751E5A69D3D")
+    monkeypatch.setenv(
+        "BOT_OPERATORS",
+        "5b658416-0de4-4d67-95b4-2751e5a69d3d:DF4721D5-47E7-4D3C-9B52-A2C140C11523, ",
+    )
+    settings = load_settings()
+    assert settings.bot.operators() == frozenset(
+        {("5b658416-0de4-4d67-95b4-2751e5a69d3d", "df4721d5-47e7-4d3c-9b52-a2c140c11523")}
+    )
