@@ -17,6 +17,7 @@ from bot.storage import (
     Link,
     SetupCode,
     Storage,
+    TeamSettings,
 )
 from tests.conftest import StorageOpener
 
@@ -206,6 +207,72 @@ async def test_failed_setups_are_counted_per_tenant_since_a_time(storage: Storag
     assert await storage.failed_setups(TENANT, T0 + timedelta(hours=1)) == 0
     assert await storage.failed_setups(OTHER_TENANT, T0) == 1
     assert await storage.failed_setups("never-failed", T0) == 0
+
+
+async def test_a_failed_setup_recorded_first_can_be_forgotten_and_no_other(
+    storage: Storage,
+) -> None:
+    kept = await storage.record_failed_setup(TENANT, T0)
+    forgotten = await storage.record_failed_setup(TENANT, T0 + timedelta(seconds=1))
+    other = await storage.record_failed_setup(OTHER_TENANT, T0)
+    assert len({kept, forgotten, other}) == 3
+    assert await storage.failed_setups(TENANT, T0) == 2
+
+    await storage.forget_failed_setup(TENANT, forgotten)
+    await storage.forget_failed_setup(TENANT, other)  # another tenant's: not this one's to forget
+    await storage.forget_failed_setup(TENANT, forgotten)  # twice: nothing more happens
+    await storage.forget_failed_setup(TENANT, "'; DROP TABLE x; --")
+
+    assert await storage.failed_setups(TENANT, T0) == 1
+    assert await storage.failed_setups(OTHER_TENANT, T0) == 1
+
+
+async def test_attempts_recorded_at_once_on_two_instances_all_count(
+    storage_opener: StorageOpener,
+) -> None:
+    first, second = await storage_opener(), await storage_opener()
+    counts = await asyncio.gather(
+        *(
+            _record_then_count(first if i % 2 else second, T0 + timedelta(milliseconds=i % 3))
+            for i in range(30)
+        )
+    )
+    # Each attempt saw itself and every attempt recorded before it, on either instance: the
+    # k-th smallest count is at least k, so no more than five saw five or fewer.
+    assert all(count >= k for k, count in enumerate(sorted(counts), start=1))
+    assert sum(1 for count in counts if count <= 5) <= 5
+    assert await first.failed_setups(TENANT, T0) == 30
+
+
+async def _record_then_count(storage: Storage, at: datetime) -> int:
+    await storage.record_failed_setup(TENANT, at)
+    return await storage.failed_setups(TENANT, T0)
+
+
+# -- a team's own options -----------------------------------------------------------------------
+
+
+def team_settings(team: str = TEAM, *, members: bool = True) -> TeamSettings:
+    return TeamSettings(TENANT, team, members, T0, "8f7e6d5c-0000-4000-8000-000000000002")
+
+
+async def test_a_teams_options_are_its_own_and_leave_every_link_alone(storage: Storage) -> None:
+    await storage.put_link(link())
+    assert await storage.team_settings(TENANT, TEAM) is None
+
+    assert await storage.put_team_settings(team_settings()) is None
+    assert await storage.put_team_settings(team_settings(AWKWARD_TEAM)) is None
+
+    assert await storage.team_settings(TENANT, TEAM) == team_settings()
+    assert await storage.team_settings(TENANT, AWKWARD_TEAM) == team_settings(AWKWARD_TEAM)
+    assert await storage.team_settings(TENANT, "19:other@thread.tacv2") is None
+    assert await storage.team_settings(OTHER_TENANT, TEAM) is None
+    # The tenant's link is untouched, and no team gained a link of its own.
+    assert await storage.links() == [link()]
+
+    again = replace(team_settings(), members_may_change=False, changed_at=T0 + timedelta(hours=1))
+    assert await storage.put_team_settings(again) == team_settings()
+    assert await storage.team_settings(TENANT, TEAM) == again
 
 
 # -- audit trail ------------------------------------------------------------------------------
@@ -432,6 +499,7 @@ async def test_nothing_is_lost_when_the_storage_is_closed_and_reopened(
     await before.add_code(code("c" * 64))
     claimed = await before.claim_code("c" * 64, TENANT, T0)
     await before.record_failed_setup(TENANT, T0)
+    await before.put_team_settings(team_settings())
     stored = await before.append_audit(entry(T0, tenant_id=TENANT, number="+15551234567"))
     ref = ConversationRef("conv-1", TENANT, TEAM, None, {"serviceUrl": "https://x/"}, T0)
     await before.put_reference(ref)
@@ -446,6 +514,7 @@ async def test_nothing_is_lost_when_the_storage_is_closed_and_reopened(
     assert await after.code("c" * 64) == claimed
     assert await after.claim_code("c" * 64, OTHER_TENANT, T0) is None
     assert await after.failed_setups(TENANT, T0) == 1
+    assert await after.team_settings(TENANT, TEAM) == team_settings()
     assert await after.audit() == [stored]
     assert await after.reference("conv-1") == ref
     assert await after.cached_role(TENANT, "group-1", "user-1", T0) == role

@@ -9,6 +9,7 @@ from bot.storage.models import (
     ConversationRef,
     Link,
     SetupCode,
+    TeamSettings,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "Link",
     "SetupCode",
     "Storage",
+    "TeamSettings",
 ]

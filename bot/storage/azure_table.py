@@ -3,7 +3,7 @@ bot instances behind a load balancer.
 
 Tables `{prefix}{Kind}`, keys laid out for the queries the bot makes:
 - Links: partition = tenant, row = team (or `!tenant` for the tenant's own link): a turn's
-  lookup is two point reads in one partition.
+  lookup is two point reads in one partition. TeamSettings: the same keys, a team's options.
 - Codes: partition = code hash. Claimed with an ETag-conditional update: of two claimers who
   read the same unused code, the second one's write fails (412) and it reads the code again,
   now used.
@@ -39,6 +39,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from bot.storage.ids import (
     EntryIds,
+    check_entry_id,
     first_id_at,
     from_time_text,
     inverted,
@@ -51,9 +52,10 @@ from bot.storage.models import (
     ConversationRef,
     Link,
     SetupCode,
+    TeamSettings,
 )
 
-KINDS = ("Links", "Codes", "Failures", "Audit", "References", "Roles")
+KINDS = ("Links", "Codes", "Failures", "Audit", "References", "Roles", "TeamSettings")
 _TENANT_LINK = "!tenant"  # row of a tenant's own link: no encoded team id starts with "!t"
 _NO_TENANT = "!none"  # partition of audit entries without a tenant (the CLI, the start-up)
 _CODE_ROW = "code"
@@ -97,6 +99,28 @@ def _link(entity: TableEntity) -> Link:
         linked_at=from_time_text(entity["LinkedAt"]),
         linked_by=entity["LinkedBy"],
         members_may_change=bool(entity.get("MembersMayChange", False)),
+    )
+
+
+def _team_settings_entity(settings: TeamSettings) -> dict[str, Any]:
+    return {
+        "PartitionKey": key(settings.tenant_id),
+        "RowKey": key(settings.team_id),
+        "TenantId": settings.tenant_id,
+        "TeamId": settings.team_id,
+        "MembersMayChange": settings.members_may_change,
+        "ChangedAt": time_text(settings.changed_at),
+        "ChangedBy": settings.changed_by,
+    }
+
+
+def _team_settings(entity: TableEntity) -> TeamSettings:
+    return TeamSettings(
+        tenant_id=entity["TenantId"],
+        team_id=entity["TeamId"],
+        members_may_change=bool(entity.get("MembersMayChange", False)),
+        changed_at=from_time_text(entity["ChangedAt"]),
+        changed_by=entity["ChangedBy"],
     )
 
 
@@ -160,6 +184,7 @@ class AzureTableStorage:
         self._audit = tables["Audit"]
         self._refs = tables["References"]
         self._roles = tables["Roles"]
+        self._team_settings = tables["TeamSettings"]
         self._tables = tuple(tables.values())
         # Table storage returns a query's rows in key order; Cosmos DB's Table API does not
         # promise any order, so there every match is read and sorted.
@@ -226,23 +251,28 @@ class AzureTableStorage:
         return None if entity is None else _link(entity)
 
     async def put_link(self, link: Link) -> Link | None:
-        entity = _link_entity(link)
+        old = await self._replace(self._links, _link_entity(link))
+        return None if old is None else _link(old)
+
+    async def _replace(self, table: TableClient, entity: dict[str, Any]) -> TableEntity | None:
+        """Write `entity` in place of the one with its keys; returns the one it replaced, read
+        and replaced as one step (ETag-conditional) so that the answer is exact."""
         for _ in range(_CONDITIONAL_TRIES):
-            old = await self._get(self._links, entity["PartitionKey"], entity["RowKey"])
+            old = await self._get(table, entity["PartitionKey"], entity["RowKey"])
             try:
                 if old is None:
-                    await self._links.create_entity(entity)
+                    await table.create_entity(entity)
                 else:
-                    await self._links.update_entity(
+                    await table.update_entity(
                         entity,
                         mode=UpdateMode.REPLACE,
                         etag=_etag(old),
                         match_condition=MatchConditions.IfNotModified,
                     )
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-                continue  # another instance changed this link between the read and the write
-            return None if old is None else _link(old)
-        raise RuntimeError("the link kept changing under another instance's writes")
+                continue  # another instance changed it between the read and the write
+            return old
+        raise RuntimeError("the record kept changing under another instance's writes")
 
     async def remove_link(self, tenant_id: str, team_id: str | None) -> Link | None:
         partition, row = key(tenant_id), key(team_id) if team_id else _TENANT_LINK
@@ -264,6 +294,15 @@ class AzureTableStorage:
         return sorted(
             found, key=lambda link: (link.team_id is not None, link.tenant_id, link.team_id or "")
         )
+
+    # -- a team's own options ------------------------------------------------------------------
+    async def team_settings(self, tenant_id: str, team_id: str) -> TeamSettings | None:
+        entity = await self._get(self._team_settings, key(tenant_id), key(team_id))
+        return None if entity is None else _team_settings(entity)
+
+    async def put_team_settings(self, settings: TeamSettings) -> TeamSettings | None:
+        old = await self._replace(self._team_settings, _team_settings_entity(settings))
+        return None if old is None else _team_settings(old)
 
     # -- setup codes ------------------------------------------------------------------------
     async def add_code(self, code: SetupCode) -> None:
@@ -319,20 +358,25 @@ class AzureTableStorage:
             return claimed
         return None
 
-    async def record_failed_setup(self, tenant_id: str, at: datetime) -> None:
+    async def record_failed_setup(self, tenant_id: str, at: datetime) -> str:
         for _ in range(_CONDITIONAL_TRIES):
+            row = inverted(self._ids.new(at))
             try:
                 await self._failures.create_entity(
-                    {
-                        "PartitionKey": key(tenant_id),
-                        "RowKey": inverted(self._ids.new(at)),
-                        "At": time_text(at),
-                    }
+                    {"PartitionKey": key(tenant_id), "RowKey": row, "At": time_text(at)}
                 )
             except ResourceExistsError:
                 continue
-            return
+            return row
         raise RuntimeError("could not find a free row for a failed setup")
+
+    async def forget_failed_setup(self, tenant_id: str, attempt_id: str) -> None:
+        try:
+            row = check_entry_id(attempt_id)  # an inverted id is made of the same characters
+        except ValueError:
+            return  # not one of ours: nothing of ours to forget
+        # Deleting what is not there succeeds: the SDK treats 404 on delete as done.
+        await self._failures.delete_entity(key(tenant_id), row)
 
     async def failed_setups(self, tenant_id: str, since: datetime) -> int:
         entities = self._failures.query_entities(

@@ -11,7 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot.storage.models import AuditEntry, CachedRole, ConversationRef, Link, SetupCode
+from bot.storage.models import (
+    AuditEntry,
+    CachedRole,
+    ConversationRef,
+    Link,
+    SetupCode,
+    TeamSettings,
+)
 
 
 class Storage(Protocol):
@@ -28,6 +35,14 @@ class Storage(Protocol):
     async def links(self) -> list[Link]:
         """Every link, tenant links first, then by tenant and team."""
 
+    # -- a team's own options ------------------------------------------------------------------
+    async def team_settings(self, tenant_id: str, team_id: str) -> TeamSettings | None:
+        """The team's options, None when nobody set any (owners only change mappings)."""
+
+    async def put_team_settings(self, settings: TeamSettings) -> TeamSettings | None:
+        """Create or replace the options of (tenant_id, team_id); returns the ones replaced.
+        Never touches a link."""
+
     # -- setup codes ------------------------------------------------------------------------
     async def add_code(self, code: SetupCode) -> None: ...
 
@@ -40,7 +55,14 @@ class Storage(Protocol):
         None and nothing changes. Safe against a concurrent claim: of two at once, exactly one
         gets the code."""
 
-    async def record_failed_setup(self, tenant_id: str, at: datetime) -> None: ...
+    async def record_failed_setup(self, tenant_id: str, at: datetime) -> str:
+        """Record a setup attempt as failed, before its code is checked (so that attempts made
+        at once, on any instance, count each other); returns its id for
+        `forget_failed_setup`. Visible to every `failed_setups` that starts after it returns."""
+
+    async def forget_failed_setup(self, tenant_id: str, attempt_id: str) -> None:
+        """Remove an attempt `record_failed_setup` recorded (it turned out not to be a failure);
+        nothing happens when it is not there."""
 
     async def failed_setups(self, tenant_id: str, since: datetime) -> int:
         """How many failed setup attempts this tenant made at or after `since`."""

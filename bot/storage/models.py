@@ -16,8 +16,9 @@ from typing import Any
 class Link:
     """A tenant (team_id None) or one team of it, linked to a ContextSMS enterprise.
 
-    A team's link wins over its tenant's. `members_may_change`: every member of a linked team
-    may change mappings, not only its owners (set by an operator, or an owner with `settings`).
+    A team's link wins over its tenant's. `members_may_change` is no longer read: who may
+    change a team's mappings is that team's own `TeamSettings`, never a tenant-wide flag (one
+    team's owner could set that for every team). It stays so that stored links still load.
     """
 
     tenant_id: str
@@ -26,6 +27,18 @@ class Link:
     linked_at: datetime
     linked_by: str  # Entra object id of who linked it, or "settings" for the start-up link
     members_may_change: bool = False
+
+
+@dataclass(frozen=True)
+class TeamSettings:
+    """One team's own options, kept apart from its link: changing them never rewrites the link
+    the team acts on, and they hold whichever link (its own or its tenant's) the team uses."""
+
+    tenant_id: str
+    team_id: str
+    members_may_change: bool  # every member may change mappings, not only the owners
+    changed_at: datetime
+    changed_by: str  # Entra object id of who changed them
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from bot.storage.models import (
     ConversationRef,
     Link,
     SetupCode,
+    TeamSettings,
 )
 
 T = TypeVar("T")
@@ -40,7 +41,7 @@ T = TypeVar("T")
 # How long a write waits for another process holding the write lock before it fails.
 BUSY_TIMEOUT_SECONDS = 15.0
 _TENANT_LINK = ""  # team_id of a tenant's own link (a primary key column cannot hold NULLs)
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: team_settings
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS links (
     tenant_id TEXT NOT NULL,
@@ -49,6 +50,14 @@ CREATE TABLE IF NOT EXISTS links (
     linked_at INTEGER NOT NULL,
     linked_by TEXT NOT NULL,
     members_may_change INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, team_id)
+);
+CREATE TABLE IF NOT EXISTS team_settings (
+    tenant_id TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    members_may_change INTEGER NOT NULL,
+    changed_at INTEGER NOT NULL,
+    changed_by TEXT NOT NULL,
     PRIMARY KEY (tenant_id, team_id)
 );
 CREATE TABLE IF NOT EXISTS codes (
@@ -127,6 +136,16 @@ def _link(row: sqlite3.Row) -> Link:
         linked_at=from_micros(row["linked_at"]),
         linked_by=row["linked_by"],
         members_may_change=bool(row["members_may_change"]),
+    )
+
+
+def _team_settings(row: sqlite3.Row) -> TeamSettings:
+    return TeamSettings(
+        tenant_id=row["tenant_id"],
+        team_id=row["team_id"],
+        members_may_change=bool(row["members_may_change"]),
+        changed_at=from_micros(row["changed_at"]),
+        changed_by=row["changed_by"],
     )
 
 
@@ -284,6 +303,34 @@ class SqliteStorage:
         )
         return [_link(row) for row in rows]
 
+    # -- a team's own options ------------------------------------------------------------------
+    async def team_settings(self, tenant_id: str, team_id: str) -> TeamSettings | None:
+        rows = await self._read(
+            "SELECT * FROM team_settings WHERE tenant_id = ? AND team_id = ?", (tenant_id, team_id)
+        )
+        return _team_settings(rows[0]) if rows else None
+
+    async def put_team_settings(self, settings: TeamSettings) -> TeamSettings | None:
+        key = (settings.tenant_id, settings.team_id)
+
+        def put(db: sqlite3.Connection) -> TeamSettings | None:
+            old = db.execute(
+                "SELECT * FROM team_settings WHERE tenant_id = ? AND team_id = ?", key
+            ).fetchone()
+            db.execute(
+                "INSERT OR REPLACE INTO team_settings (tenant_id, team_id, members_may_change, "
+                "changed_at, changed_by) VALUES (?, ?, ?, ?, ?)",
+                (
+                    *key,
+                    int(settings.members_may_change),
+                    to_micros(settings.changed_at),
+                    settings.changed_by,
+                ),
+            )
+            return _team_settings(old) if old else None
+
+        return await self._run(lambda: self._write(put))
+
     # -- setup codes ------------------------------------------------------------------------
     async def add_code(self, code: SetupCode) -> None:
         await self._change(
@@ -321,9 +368,21 @@ class SqliteStorage:
 
         return await self._run(lambda: self._write(claim))
 
-    async def record_failed_setup(self, tenant_id: str, at: datetime) -> None:
+    async def record_failed_setup(self, tenant_id: str, at: datetime) -> str:
+        def insert(db: sqlite3.Connection) -> str:
+            row = db.execute(
+                "INSERT INTO failed_setups (tenant_id, at) VALUES (?, ?) RETURNING id",
+                (tenant_id, to_micros(at)),
+            ).fetchone()
+            return str(row[0])
+
+        return await self._run(lambda: self._write(insert))
+
+    async def forget_failed_setup(self, tenant_id: str, attempt_id: str) -> None:
+        if not attempt_id.isdigit():
+            return  # not one of ours: nothing of ours to forget
         await self._change(
-            "INSERT INTO failed_setups (tenant_id, at) VALUES (?, ?)", (tenant_id, to_micros(at))
+            "DELETE FROM failed_setups WHERE tenant_id = ? AND id = ?", (tenant_id, int(attempt_id))
         )
 
     async def failed_setups(self, tenant_id: str, since: datetime) -> int:
