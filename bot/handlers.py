@@ -2,8 +2,9 @@
 
 Every command and card action acts on the enterprise its conversation's tenant (or team) is
 linked to (`bot.tenancy`), and only for the people its route lets in (`Access`): anyone may
-ask for help or set up with a code, any member of a linked team may look, owners change (or
-every member, where the link says so), operators of the reseller run the operator commands.
+ask for help, any member of a linked team may look, owners change (or every member, where
+their own team's option says so), owners set up with a code (or anyone, in a personal chat of
+an organization not linked yet), operators of the reseller run the operator commands.
 Every mapping change is recorded in the audit trail, whatever its outcome.
 
 No Bot Framework types: `bot/teams.py` turns activities into `Conversation`s and back.
@@ -15,7 +16,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Generic, TypeVar, assert_never
 
@@ -103,7 +104,7 @@ class Refusal(Exception):
 class Access(Enum):
     ANYONE = "anyone"  # help, setup: in any tenant, linked or not
     READ = "read"  # any member of a linked team
-    CHANGE = "change"  # owners and operators, or every member where the link says so
+    CHANGE = "change"  # owners and operators, or every member where the team's option says so
     MANAGE = "manage"  # owners and operators (history, settings)
     OPERATOR = "operator"  # the reseller's operators; anyone else is told nothing of it
 
@@ -435,26 +436,33 @@ class MappingBot:
         if route.access is Access.READ:
             return
         # Managing is for owners even where every member may change mappings.
-        link = turn.link if route.access is Access.CHANGE else replace(
-            turn.link, members_may_change=False
-        )  # fmt: skip
-        answer = await self._may_change(turn, link)
+        await self._owner_or_member(turn, route.what, owners_only=route.access is Access.MANAGE)
+
+    async def _owner_or_member(self, turn: Turn, what: str, *, owners_only: bool) -> None:
+        """Raise a Refusal unless this person may change this team (an operator, an owner, or
+        a member where the team lets every member and `owners_only` is not asked)."""
+        screens = turn.screens
+        answer = await self._may_change(turn, owners_only=owners_only)
         match answer:
             case Allowed(role):
-                if route.access is Access.MANAGE and role is Role.MEMBER:
-                    raise Refusal(screens.not_allowed(OWNER, route.what))
+                if owners_only and role is Role.MEMBER:  # never, from Permissions: be sure
+                    raise Refusal(screens.not_allowed(OWNER, what))
             case NotAllowed(who_can):
-                raise Refusal(screens.not_allowed(who_can, route.what))
+                raise Refusal(screens.not_allowed(who_can, what))
             case CannotTell(reason):
                 log.warning("permissions could not be checked: %s", reason)
-                raise Refusal(screens.cannot_tell(route.what))
+                raise Refusal(screens.cannot_tell(what))
             case _:
                 assert_never(answer)
 
-    async def _may_change(self, turn: Turn, link: Link) -> Allowed | NotAllowed | CannotTell:
+    async def _may_change(
+        self, turn: Turn, *, owners_only: bool
+    ) -> Allowed | NotAllowed | CannotTell:
         try:
             return await asyncio.wait_for(
-                self.permissions.may_change(turn.conversation, link, turn.directory),
+                self.permissions.may_change(
+                    turn.conversation, turn.directory, owners_only=owners_only
+                ),
                 turn.permission_wait,
             )
         except TimeoutError:  # Teams would give up on the answer: refused, never guessed
@@ -544,7 +552,7 @@ class MappingBot:
         return await self._history(turn, None, 0)
 
     async def settings_command(self, turn: Turn, command: Command) -> Card:
-        return turn.screens.settings(self._link(turn))
+        return await self._settings(turn)
 
     async def enterprises_command(self, turn: Turn, command: Command) -> Card:
         return await self._enterprises_page(turn, 0)
@@ -697,22 +705,27 @@ class MappingBot:
         names = {} if whole else await turn.channel_names()
         return turn.screens.history(entries[:PAGE_SIZE], names, page=page, older=older, whole=whole)
 
-    def _link(self, turn: Turn) -> Link:
-        """The link a setting changes; an operator where none is has nothing to set."""
-        if turn.link is None:
-            raise Refusal(turn.screens.not_linked())
-        return turn.link
+    def _in_team(self, turn: Turn) -> None:
+        """Settings are a team's own: typed elsewhere, they say where to type them."""
+        if turn.conversation.team_id is None:
+            raise Refusal(turn.screens.channel_only("settings"))
+
+    async def _settings(self, turn: Turn) -> Card:
+        self._in_team(turn)
+        members = await self.tenancy.members_may_change(turn.conversation)
+        return turn.screens.settings(members)
 
     async def _members_may_change(self, turn: Turn, value: bool) -> Card:
-        link = await self.tenancy.set_members_may_change(
-            self._link(turn), value, by=turn.conversation.user
+        self._in_team(turn)
+        await self.tenancy.set_members_may_change(
+            turn.conversation, value, enterprise_id=turn.link.enterprise_id if turn.link else None
         )
         notice = (
-            "Every member may now map, move and unmap numbers."
+            "Every member of this team may now map, move and unmap numbers."
             if value
-            else "Only the team's owners may now map, move and unmap numbers."
+            else "Only this team's owners may now map, move and unmap numbers."
         )
-        return turn.screens.settings(link, notice)
+        return turn.screens.settings(value, notice)
 
     async def _enterprises_page(self, turn: Turn, page: int) -> Card:
         rows = await self.operations.enterprises(deadline=turn.limit.remaining())
@@ -827,7 +840,7 @@ class MappingBot:
         return await self._history(turn, ctx.mapping_id, ctx.page or 0)
 
     async def on_settings(self, turn: Turn, ctx: ActionContext, action: CardAction) -> Card:
-        return turn.screens.settings(self._link(turn))
+        return await self._settings(turn)
 
     async def on_members_may_change(
         self, turn: Turn, ctx: ActionContext, action: CardAction

@@ -1,5 +1,6 @@
 """Who may change a team's mappings: the reseller's operators, the team's owners (from
-Microsoft Graph), and every member where the link says so. Reading needs no permission here.
+Microsoft Graph), and every member where that team's own option says so (never another team's,
+never a tenant-wide flag). Reading needs no permission here.
 
 An answer Graph could not give is `CannotTell`, which refuses the change: nobody is allowed by
 default. Graph's answers are kept for a few minutes per tenant, team and person in the storage,
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from bot.audit import Clock, utc_now
+from bot.audit import Clock, tenant_key, utc_now
 from bot.conversation import Conversation, TeamDirectory
 from bot.graph import GraphClient, GraphUnavailable
 from bot.logs import event
 from bot.storage.base import Storage
-from bot.storage.models import CachedRole, Link
+from bot.storage.models import CachedRole
 
 log = logging.getLogger("bot.permissions")
 
@@ -70,8 +71,10 @@ class Permissions:
         return (tenant.lower(), user.object_id.lower()) in self._operators
 
     async def may_change(
-        self, conversation: Conversation, link: Link, directory: TeamDirectory
+        self, conversation: Conversation, directory: TeamDirectory, *, owners_only: bool = False
     ) -> Allowed | NotAllowed | CannotTell:
+        """May this person change the conversation's team: an operator, an owner of the team,
+        or (unless `owners_only`) any member where the team's own option lets every member."""
         if self.is_operator(conversation):
             return Allowed(Role.OPERATOR)
         user, tenant = conversation.user, conversation.tenant_id
@@ -81,7 +84,7 @@ class Permissions:
             group = await directory.group_id()
         except Exception as exc:  # the glue asks Teams (TeamsInfo), which fails in many ways
             return self._cannot_tell(f"Teams did not say which team this is ({type(exc).__name__})")
-        if group is None:  # not a team: nobody owns it
+        if group is None or not conversation.team_id:  # not a team: nobody owns it
             return NotAllowed(AN_OWNER)
         try:
             roles = await self._roles(tenant, group, user.object_id)
@@ -92,9 +95,17 @@ class Permissions:
         kinds = {role.lower() for role in roles}
         if "owner" in kinds:
             return Allowed(Role.OWNER)
-        # A guest is in the team but from another organization: the link's "every member"
-        # means the organization's own people.
-        if link.members_may_change and "guest" not in kinds:
+        # A guest is in the team but from another organization: "every member" means the
+        # organization's own people.
+        if owners_only or "guest" in kinds:
+            return NotAllowed(AN_OWNER)
+        try:
+            settings = await self._storage.team_settings(tenant_key(tenant), conversation.team_id)
+        except Exception as exc:  # the storage's errors are backend-specific; never allowed
+            return self._cannot_tell(
+                f"the team's settings could not be read ({type(exc).__name__})"
+            )
+        if settings is not None and settings.members_may_change:
             return Allowed(Role.MEMBER)
         return NotAllowed(AN_OWNER)
 

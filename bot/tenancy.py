@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -26,7 +26,7 @@ from bot.conversation import Conversation, Person
 from bot.logs import event
 from bot.settings import Settings
 from bot.storage.base import Storage
-from bot.storage.models import AuditAction, Link, SetupCode
+from bot.storage.models import AuditAction, Link, SetupCode, TeamSettings
 
 log = logging.getLogger("bot.tenancy")
 
@@ -305,21 +305,39 @@ class Tenancy:
             event(log, "unlinked", {"tenant": tenant, "team": team_id})
         return removed
 
-    async def set_members_may_change(self, link: Link, value: bool, *, by: Person | None) -> Link:
-        """Let every member of the link's team(s) change mappings, or only owners again."""
-        changed = replace(link, members_may_change=value)
-        await self.storage.put_link(changed)
+    async def set_members_may_change(
+        self, conversation: Conversation, value: bool, *, enterprise_id: str | None = None
+    ) -> TeamSettings:
+        """Let every member of the conversation's team change its mappings, or only its owners
+        again. The team's own option, whichever link it acts on: no other team's, and the link
+        itself is not rewritten. Recorded with the team and channel, so the team's `history`
+        shows it. Raises ValueError outside a team (the caller checks first)."""
+        tenant = self._tenant_of(conversation)
+        if not conversation.team_id:
+            raise ValueError("a team's option is set in a team")
+        changed = TeamSettings(
+            tenant, conversation.team_id, value, self.clock(), _actor_id(conversation)
+        )
+        previous = await self.storage.put_team_settings(changed)
         await self.audit.record(
             AuditAction.SETTINGS_CHANGED,
             "ok",
-            by=by,
-            tenant_id=link.tenant_id,
-            team_id=link.team_id,
-            enterprise_id=link.enterprise_id,
-            before=_members_may_change(link.members_may_change),
+            conversation=conversation,
+            enterprise_id=enterprise_id,
+            before=_members_may_change(previous is not None and previous.members_may_change),
             after=_members_may_change(value),
         )
+        event(log, "team_settings_changed", {"tenant": tenant, "members_may_change": value})
         return changed
+
+    async def members_may_change(self, conversation: Conversation) -> bool:
+        """Whether every member of the conversation's team may change its mappings (False
+        outside a team, and until an owner or operator says so)."""
+        tenant = self._tenant_of(conversation)
+        if not conversation.team_id:
+            return False
+        found = await self.storage.team_settings(tenant, conversation.team_id)
+        return found is not None and found.members_may_change
 
     # -- internals ---------------------------------------------------------------------------
 

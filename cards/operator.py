@@ -185,7 +185,6 @@ class OperatorScreens(ScreenBase):
         if not rows:
             body.append(text("No organization is linked yet. Invite one from **Enterprises**."))
         for link in rows:
-            who = "every member" if link.members_may_change else "owners"
             body.append(
                 container(
                     [
@@ -193,9 +192,7 @@ class OperatorScreens(ScreenBase):
                             f"{link_words(link).capitalize()} uses "
                             f"**{plain(link.enterprise_id, NAME_SHOWN)}**"
                         ),
-                        text(
-                            f"Since {when(link.linked_at)}; {who} may change mappings", subtle=True
-                        ),
+                        text(f"Since {when(link.linked_at)}", subtle=True),
                         action_set(
                             [self.act("Unlink", CardVerb.UNLINK_ASK, mapping_id=link_target(link))]
                         ),

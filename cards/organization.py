@@ -248,23 +248,23 @@ class OrganizationScreens(ScreenBase):
             details.append(f"support reference {plain(entry.request_id, DETAIL_SHOWN)}")
         return [text(headline), text(", ".join(details), subtle=True)]
 
-    def settings(self, link: Link, notice: str | None = None) -> Card:
-        scope = "in this team" if link.team_id else "in every team of your organization"
-        who = "every member" if link.members_may_change else "the owners of the team"
-        body: list[Element] = [heading("Settings")]
+    def settings(self, members_may_change: bool, notice: str | None = None) -> Card:
+        """This team's own setting: it holds for this team only, whatever link it acts on."""
+        who = "every member" if members_may_change else "the owners of this team"
+        body: list[Element] = [heading("Settings of this team")]
         if notice:
             body.append(text(notice, weight="Bolder"))
-        body.append(text(f"Who may map, move and unmap numbers {scope}: **{who}**."))
+        body.append(text(f"Who may map, move and unmap numbers in this team: **{who}**."))
         body.append(
             text(
-                "Anyone in the team may see its numbers; your provider's operators may "
-                "always change them.",
+                "Other teams have their own setting. Anyone in the team may see its numbers; "
+                "your provider's operators may always change them.",
                 subtle=True,
             )
         )
         flip = (
             self.act("Only owners may change", CardVerb.SETTINGS_MEMBERS_OFF)
-            if link.members_may_change
+            if members_may_change
             else self.act("Let every member change", CardVerb.SETTINGS_MEMBERS_ON)
         )
         return card(body, [flip, self.act("History", CardVerb.HISTORY)])

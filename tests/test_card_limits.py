@@ -240,7 +240,7 @@ def worst_organization_cards(s: Screens, worst: Worst) -> dict[str, Card]:
         "relinked": s.relinked(),
         "history": s.history(entries, {LONG_ID: worst.channel}, page=99, older=LONG_ID,
                              whole=False),
-        "settings": s.settings(links[0], "A notice"),
+        "settings": s.settings(True, "A notice"),
         "enterprises": s.enterprises([EnterpriseLinks(enterprise, links)] * 10, 50, 100),
         "enterprise_form": s.enterprise_form({k.field: typed for k in problems}, problems),
         "enterprise_created": s.enterprise_created(enterprise.enterprise_id, enterprise.name),

@@ -84,10 +84,8 @@ def organization_cards(s: Screens) -> dict[str, Card]:
             [entry(1, AuditAction.LINK), entry(2, AuditAction.SETTINGS_CHANGED)], {},
             page=0, older=None, whole=True,
         ),
-        "settings, owners": s.settings(link(1)),
-        "settings, every member": s.settings(
-            Link(TENANT, "19:team@thread.tacv2", "E0000001", AT, "x", True), "Changed."
-        ),
+        "settings, owners": s.settings(False),
+        "settings, every member": s.settings(True, "Changed."),
         "enterprises, empty": s.enterprises([], 0, 1),
         "enterprises, a middle page": s.enterprises(
             [enterprise_row(i, links=i % 5) for i in range(10)], 1, 3

@@ -1,6 +1,7 @@
 """Who may change mappings: operators from the settings, team owners from Graph (the HTTPS
-stand-in, tokens through msal), members where the link lets them; the answers cached in SQLite;
-and never allowed when ownership cannot be checked."""
+stand-in, tokens through msal), members where their own team's option lets them (no other
+team's, no tenant-wide flag); the answers cached in SQLite; and never allowed when ownership
+cannot be checked."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from bot.conversation import Conversation, Person
 from bot.graph import GraphClient, MsalTenantTokens
 from bot.permissions import AN_OWNER, Allowed, CannotTell, NotAllowed, Permissions, Role
 from bot.settings import BotSettings
-from bot.storage.models import Link
+from bot.storage.models import Link, TeamSettings
 from bot.storage.sqlite import SqliteStorage
 from standins.graph import GraphStandIn, Member
 from standins.tls import TestCA as CA
@@ -73,12 +74,17 @@ def person(member: Member) -> Person:
     return Person(member.user_id, member.display_name)
 
 
-def in_team(tenant: str, who: Person | None) -> Conversation:
-    return Conversation(tenant, "19:general@thread.tacv2", "General", "19:team@thread.tacv2", who)
+TEAMS_TEAM = "19:team@thread.tacv2"  # the Teams team id of `in_team` (not the group id)
 
 
-def link_of(tenant: str, *, members_may_change: bool = False) -> Link:
-    return Link(tenant, None, "E0000001", START, "settings", members_may_change)
+def in_team(tenant: str, who: Person | None, team: str = TEAMS_TEAM) -> Conversation:
+    return Conversation(tenant, "19:general@thread.tacv2", "General", team, who)
+
+
+async def let_members(
+    storage: SqliteStorage, tenant: str = TENANT_A, team: str = TEAMS_TEAM, value: bool = True
+) -> None:
+    await storage.put_team_settings(TeamSettings(tenant, team, value, START, OWNER.user_id))
 
 
 @pytest.fixture
@@ -141,16 +147,12 @@ def permissions(
 
 
 async def test_an_owner_may_change(permissions: Permissions) -> None:
-    answer = await permissions.may_change(
-        in_team(TENANT_A, person(OWNER)), link_of(TENANT_A), Team(TEAM_A)
-    )
+    answer = await permissions.may_change(in_team(TENANT_A, person(OWNER)), Team(TEAM_A))
     assert answer == Allowed(Role.OWNER)
 
 
 async def test_a_member_is_refused_naming_who_can(permissions: Permissions) -> None:
-    answer = await permissions.may_change(
-        in_team(TENANT_A, person(MEMBER)), link_of(TENANT_A), Team(TEAM_A)
-    )
+    answer = await permissions.may_change(in_team(TENANT_A, person(MEMBER)), Team(TEAM_A))
     assert answer == NotAllowed(AN_OWNER)
     assert AN_OWNER == "an owner of this team"
 
@@ -161,40 +163,54 @@ async def test_an_operator_may_change_without_asking_graph(
     conversation = in_team(TENANT_A, OPERATOR)
     assert permissions.is_operator(conversation)
     team = Team(TEAM_A)
-    assert await permissions.may_change(conversation, link_of(TENANT_A), team) == Allowed(
-        Role.OPERATOR
-    )
+    assert await permissions.may_change(conversation, team) == Allowed(Role.OPERATOR)
     assert graph.graph_requests == 0 and team.lookups == 0
 
     # The same object id in another tenant is somebody else.
     elsewhere = in_team(TENANT_B, OPERATOR)
     assert not permissions.is_operator(elsewhere)
-    assert await permissions.may_change(elsewhere, link_of(TENANT_B), Team(TEAM_B)) == (
-        NotAllowed(AN_OWNER)
-    )
+    assert await permissions.may_change(elsewhere, Team(TEAM_B)) == (NotAllowed(AN_OWNER))
 
 
-async def test_a_link_letting_members_change(permissions: Permissions) -> None:
-    link = link_of(TENANT_A, members_may_change=True)
+async def test_a_team_letting_its_members_change(
+    permissions: Permissions, storage: SqliteStorage
+) -> None:
     team = Team(TEAM_A)
-    assert await permissions.may_change(in_team(TENANT_A, person(MEMBER)), link, team) == (
-        Allowed(Role.MEMBER)
-    )
-    assert await permissions.may_change(in_team(TENANT_A, person(OWNER)), link, team) == (
+    member = in_team(TENANT_A, person(MEMBER))
+    assert await permissions.may_change(member, team) == NotAllowed(AN_OWNER)
+    await let_members(storage)
+    assert await permissions.may_change(member, team) == Allowed(Role.MEMBER)
+    assert await permissions.may_change(member, team, owners_only=True) == NotAllowed(AN_OWNER)
+    assert await permissions.may_change(in_team(TENANT_A, person(OWNER)), team) == (
         Allowed(Role.OWNER)
     )
     # Members of the organization: not a guest from elsewhere, not someone outside the team.
-    assert await permissions.may_change(in_team(TENANT_A, person(GUEST)), link, team) == (
+    assert await permissions.may_change(in_team(TENANT_A, person(GUEST)), team) == (
         NotAllowed(AN_OWNER)
     )
-    assert await permissions.may_change(in_team(TENANT_A, STRANGER), link, team) == (
-        NotAllowed(AN_OWNER)
-    )
+    assert await permissions.may_change(in_team(TENANT_A, STRANGER), team) == (NotAllowed(AN_OWNER))
+    await let_members(storage, value=False)
+    assert await permissions.may_change(member, team) == NotAllowed(AN_OWNER)
 
 
-async def test_someone_not_in_the_team_is_refused(permissions: Permissions) -> None:
-    for link in (link_of(TENANT_A), link_of(TENANT_A, members_may_change=True)):
-        answer = await permissions.may_change(in_team(TENANT_A, STRANGER), link, Team(TEAM_A))
+async def test_one_teams_option_lets_no_other_team_change(
+    permissions: Permissions, storage: SqliteStorage
+) -> None:
+    # Another team of the same tenant (whoever owns it) said every member may change: the
+    # members of this team may not, nor may they where a tenant link carries the old flag.
+    await let_members(storage, team="19:owned-by-anyone@thread.tacv2")
+    await let_members(storage, tenant=TENANT_B)
+    await storage.put_link(Link(TENANT_A, None, "E0000001", START, "settings", True))
+    member = in_team(TENANT_A, person(MEMBER))
+    assert await permissions.may_change(member, Team(TEAM_A)) == NotAllowed(AN_OWNER)
+
+
+async def test_someone_not_in_the_team_is_refused(
+    permissions: Permissions, storage: SqliteStorage
+) -> None:
+    for may in (False, True):
+        await let_members(storage, value=may)
+        answer = await permissions.may_change(in_team(TENANT_A, STRANGER), Team(TEAM_A))
         assert answer == NotAllowed(AN_OWNER)
 
 
@@ -202,40 +218,39 @@ async def test_outside_a_team_or_without_a_person_nobody_may_change(
     permissions: Permissions, graph: GraphStandIn
 ) -> None:
     chat = Conversation(TENANT_A, user=person(OWNER))
-    assert await permissions.may_change(chat, link_of(TENANT_A), Team(None)) == (
-        NotAllowed(AN_OWNER)
-    )
+    assert await permissions.may_change(chat, Team(None)) == (NotAllowed(AN_OWNER))
     nobody = in_team(TENANT_A, None)
-    assert await permissions.may_change(nobody, link_of(TENANT_A), Team(TEAM_A)) == (
-        NotAllowed(AN_OWNER)
-    )
+    assert await permissions.may_change(nobody, Team(TEAM_A)) == (NotAllowed(AN_OWNER))
     assert graph.graph_requests == 0
 
 
-async def test_graph_down_is_never_allowed(permissions: Permissions, graph: GraphStandIn) -> None:
+async def test_graph_down_is_never_allowed(
+    permissions: Permissions, graph: GraphStandIn, storage: SqliteStorage
+) -> None:
     graph.graph_status = 503
     for who in (person(OWNER), person(MEMBER)):
         for may in (False, True):
-            answer = await permissions.may_change(
-                in_team(TENANT_A, who), link_of(TENANT_A, members_may_change=may), Team(TEAM_A)
-            )
+            await let_members(storage, value=may)
+            answer = await permissions.may_change(in_team(TENANT_A, who), Team(TEAM_A))
             assert isinstance(answer, CannotTell), answer
             assert "503" in answer.reason
 
     # Nothing was kept from the outage: once Graph is back, the owner is an owner again.
     graph.graph_status = None
     assert await permissions.may_change(
-        in_team(TENANT_A, person(OWNER)), link_of(TENANT_A), Team(TEAM_A)
+        in_team(TENANT_A, person(OWNER)), Team(TEAM_A)
     ) == Allowed(Role.OWNER)  # fmt: skip
 
 
 async def test_entra_down_is_never_allowed(
-    permissions: Permissions, graph: GraphStandIn, caplog: pytest.LogCaptureFixture
-) -> None:
+    permissions: Permissions, graph: GraphStandIn, caplog: pytest.LogCaptureFixture,
+    storage: SqliteStorage,
+) -> None:  # fmt: skip
     caplog.set_level(logging.INFO)
+    await let_members(storage)
     graph.token_status = 503
     answer = await permissions.may_change(
-        in_team(TENANT_A, person(OWNER)), link_of(TENANT_A, members_may_change=True),
+        in_team(TENANT_A, person(OWNER)),
         Team(TEAM_A),
     )  # fmt: skip
     assert isinstance(answer, CannotTell) and "token" in answer.reason
@@ -245,9 +260,7 @@ async def test_entra_down_is_never_allowed(
 
 
 async def test_teams_not_saying_which_team_is_never_allowed(permissions: Permissions) -> None:
-    answer = await permissions.may_change(
-        in_team(TENANT_A, person(OWNER)), link_of(TENANT_A), TeamsDown()
-    )
+    answer = await permissions.may_change(in_team(TENANT_A, person(OWNER)), TeamsDown())
     assert isinstance(answer, CannotTell)
 
 
@@ -255,22 +268,22 @@ async def test_answers_are_kept_for_cache_seconds(
     permissions: Permissions, graph: GraphStandIn, clock: Clock, storage: SqliteStorage,
     ca: CA, http: httpx.AsyncClient, operators: frozenset[tuple[str, str]],
 ) -> None:  # fmt: skip
-    owner, link, team = in_team(TENANT_A, person(OWNER)), link_of(TENANT_A), Team(TEAM_A)
-    assert await permissions.may_change(owner, link, team) == Allowed(Role.OWNER)
+    owner, team = in_team(TENANT_A, person(OWNER)), Team(TEAM_A)
+    assert await permissions.may_change(owner, team) == Allowed(Role.OWNER)
     assert graph.graph_requests == 1
 
     # Demoted in Teams: the kept answer holds until it expires, and asks Graph nothing.
     graph.set_team(TEAM_A, TENANT_A, [replace(OWNER, roles=()), MEMBER, GUEST])
     clock.now = START + timedelta(seconds=290)
-    assert await permissions.may_change(owner, link, team) == Allowed(Role.OWNER)
+    assert await permissions.may_change(owner, team) == Allowed(Role.OWNER)
     assert graph.graph_requests == 1
     # Another instance of the bot on the same storage shares it.
     other = permissions_with(graph, ca, http, storage, operators, clock)
-    assert await other.may_change(owner, link, team) == Allowed(Role.OWNER)
+    assert await other.may_change(owner, team) == Allowed(Role.OWNER)
     assert graph.graph_requests == 1
 
     clock.now = START + timedelta(seconds=301)
-    assert await permissions.may_change(owner, link, team) == NotAllowed(AN_OWNER)
+    assert await permissions.may_change(owner, team) == NotAllowed(AN_OWNER)
     assert graph.graph_requests == 2
 
 
@@ -280,9 +293,7 @@ async def test_a_storage_outage_costs_a_graph_call_not_the_answer(
     await storage.aclose()
     owner = in_team(TENANT_A, person(OWNER))
     for _ in range(2):
-        assert await permissions.may_change(owner, link_of(TENANT_A), Team(TEAM_A)) == (
-            Allowed(Role.OWNER)
-        )
+        assert await permissions.may_change(owner, Team(TEAM_A)) == (Allowed(Role.OWNER))
     assert graph.graph_requests == 2
 
 
@@ -291,9 +302,7 @@ async def test_each_tenant_is_asked_with_its_own_token(
 ) -> None:
     for tenant, team in ((TENANT_A, TEAM_A), (TENANT_B, TEAM_B)):
         for who, expected in ((OWNER, Allowed(Role.OWNER)), (MEMBER, NotAllowed(AN_OWNER))):
-            answer = await permissions.may_change(
-                in_team(tenant, person(who)), link_of(tenant), Team(team)
-            )
+            answer = await permissions.may_change(in_team(tenant, person(who)), Team(team))
             assert answer == expected
     assert graph.token_requests == {TENANT_A: 1, TENANT_B: 1}
     assert graph.graph_requests_by_tenant == {TENANT_A: 2, TENANT_B: 2}
@@ -304,8 +313,6 @@ async def test_an_owner_on_a_later_page(permissions: Permissions, graph: GraphSt
     many = [Member(f"00000000-0000-4000-8000-{n:012d}", f"Person {n}") for n in range(7)]
     graph.set_team(TEAM_A, TENANT_A, [*many, OWNER])
     graph.max_page = 3
-    answer = await permissions.may_change(
-        in_team(TENANT_A, person(OWNER)), link_of(TENANT_A), Team(TEAM_A)
-    )
+    answer = await permissions.may_change(in_team(TENANT_A, person(OWNER)), Team(TEAM_A))
     assert answer == Allowed(Role.OWNER)
     assert graph.graph_requests == 3

@@ -26,10 +26,12 @@ from tests.test_bot_behaviour import (
     GENERAL,
     MEMBER,
     NAMED,
+    OPERATOR,
     OWNER,
     SALES,
     TEAM,
     TENANT,
+    Directory,
     World,
     bot,
     button,
@@ -143,25 +145,72 @@ async def test_a_member_cannot_open_the_settings_but_an_owner_can_let_every_memb
     refused = texts(await bot.on_message(member, "settings", TEAM))
     assert "Only an owner of this team can change who may map numbers" in refused
     settings = await bot.on_message(in_channel(), "settings", TEAM)
-    assert "**the owners of the team**" in texts(settings)
+    assert "**the owners of this team**" in texts(settings)
     # The member clicking the owner's button is refused too.
     assert "Not allowed for you" in texts(
         await click(bot, settings, "Let every member change", member)
     )
     opened = await click(bot, settings, "Let every member change")
-    assert "Every member may now map, move and unmap numbers" in texts(opened)
+    assert "Every member of this team may now map, move and unmap numbers" in texts(opened)
 
     number = fresh_number()
     assert "Number mapped" in texts(await bot.on_message(member, f"map {number}", TEAM))
     # Every member may change mappings, but managing the team stays with its owners.
     assert "Only an owner of this team" in texts(await bot.on_message(member, "settings", TEAM))
     closed = await click(bot, opened, "Only owners may change")
-    assert "Only the team's owners may now" in texts(closed)
+    assert "Only this team's owners may now" in texts(closed)
     assert REFUSED in texts(await bot.on_message(member, f"unmap {number}", TEAM))
     [mapping] = await client.list_mappings(world.enterprise.enterprise_id)
     assert mapping.phone_number == number
     changes = [e for e in await world.entries() if e.action is AuditAction.SETTINGS_CHANGED]
     assert [e.actor_id for e in changes] == [OWNER.user_id, OWNER.user_id]
+
+
+OTHER_GROUP = "b2b2b2b2-2222-4222-8222-222222222222"
+OTHER_TEAM = "19:max-own-team@thread.tacv2"
+OTHER_DIRECTORY = Directory(group=OTHER_GROUP)
+
+
+async def test_an_owner_of_one_team_lets_only_that_teams_members_change(
+    sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, world: World
+) -> None:
+    # Max, a member of the team, creates a team of his own in the same organization.
+    world.graph.set_team(OTHER_GROUP, TENANT, [replace(MEMBER, roles=("owner",))])
+    his_team = in_channel(OTHER_TEAM, "General", MEMBER, team=OTHER_TEAM)
+    links_before = await world.storage.links()
+    settings = await bot.on_message(his_team, "settings", OTHER_DIRECTORY)
+    opened = await click(bot, settings, "Let every member change", his_team, OTHER_DIRECTORY)
+    assert "Every member of this team may now" in texts(opened)
+
+    # Only his team says so: in the first team, he is still a member who may not change.
+    sandbox.reset()
+    refused = await bot.on_message(in_channel(user=MEMBER), f"map {fresh_number()}", TEAM)
+    assert REFUSED in texts(refused)
+    assert writes(sandbox) == {}
+    assert "**the owners of this team**" in texts(
+        await bot.on_message(in_channel(), "settings", TEAM)
+    )
+    # The organization's link was not rewritten, and no team gained one.
+    assert await world.storage.links() == links_before
+
+    # The change is in his team's history, with its team and channel, not in the other's.
+    [change] = [e for e in await world.entries() if e.action is AuditAction.SETTINGS_CHANGED]
+    assert (change.team_id, change.channel_id, change.actor_id) == (
+        OTHER_TEAM, OTHER_TEAM, MEMBER.user_id,
+    )  # fmt: skip
+    assert "Settings changed" in texts(await bot.on_message(his_team, "history", OTHER_DIRECTORY))
+    assert "Settings changed" not in texts(await bot.on_message(in_channel(), "history", TEAM))
+
+
+async def test_changing_the_option_never_brings_back_a_link_removed_meanwhile(
+    bot: MappingBot, world: World
+) -> None:
+    settings = await bot.on_message(in_channel(), "settings", TEAM)  # the link is read here
+    await world.tenancy.unlink(TENANT, None, by=OPERATOR)
+    # Clicked after the unlink: nothing to act on, and the link stays removed.
+    await click(bot, settings, "Let every member change")
+    await world.tenancy.set_members_may_change(in_channel(), True)
+    assert await world.storage.links() == []
 
 
 async def test_every_change_is_audited_with_who_what_and_where(

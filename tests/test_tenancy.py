@@ -309,8 +309,9 @@ async def test_every_change_is_audited_and_no_code_is_ever_written_down(
     relinked = linked(await tenancy.setup(where, codes[1].code))
     assert relinked.previous is not None
     assert relinked.previous.enterprise_id == first.enterprise_id
-    link = await tenancy.set_members_may_change(relinked.link, True, by=ADMIN_A)
-    assert link.members_may_change
+    settings = await tenancy.set_members_may_change(where, True, enterprise_id=second.enterprise_id)
+    assert settings.members_may_change and await tenancy.members_may_change(where)
+    assert await tenancy.link_of(where) == relinked.link  # the option leaves the link alone
     await operations.unlink(TENANT_A.upper(), by=OPERATOR)
     assert await tenancy.link_of(where) is None
 
@@ -338,6 +339,8 @@ async def test_every_change_is_audited_and_no_code_is_ever_written_down(
         ADMIN_A.object_id, TENANT_A, "team-a", where.channel_id,
     )  # fmt: skip
     assert trail[5].tenant_id == TENANT_B
+    # The settings change names its team and channel, so the team's history shows it.
+    assert (trail[8].team_id, trail[8].channel_id) == ("team-a", where.channel_id)
     # Each use names the code it used by the same reference as its issue, without the code.
     issued_ref = trail[0].after.split()[1] if trail[0].after else ""
     assert trail[2].after and trail[2].after.split()[1] == issued_ref
