@@ -7,8 +7,16 @@ removed is recorded in the audit trail.
 
 Setup codes are ten Crockford base32 characters (50 bits from `secrets`), shown as
 XXXXX-XXXXX: no I, L, O or U to misread, typed in any case with or without the dash, and the
-look-alikes (O for 0, I and L for 1) read as the digit. Only an HMAC of the normalised code is
-stored; the code itself is shown once to the operator and never logged or audited.
+look-alikes (O for 0, I and L for 1) read as the digit. `setup` takes the first word of what
+was typed that has a code's shape, so "setup code ABCDE-12345 please" reads the code. Only an
+HMAC of the normalised code is stored; the code itself is shown once to the operator and never
+logged or audited.
+
+Wrong codes lock a tenant out after MAX_FAILED_SETUPS in an hour, across instances and however
+many attempts arrive at once: each attempt is recorded as a failure before its code is checked,
+then the tenant's failures are counted with it included, and only an attempt within the limit is
+checked. An attempt that turns out not to be a failure (it linked, or it was refused as locked
+or as the tenant's own used code) is forgotten again.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 
 from bot.audit import Audit, Clock, tenant_key, utc_now
 from bot.conversation import Conversation, Person
@@ -61,7 +70,8 @@ class Linked:
 
 class SetupProblem(StrEnum):
     WRONG = "wrong"  # no such code
-    USED = "used"  # already used (by anyone, this tenant included)
+    USED = "used"  # already used by another organization
+    USED_HERE = "used_here"  # already used by this organization: not counted as a failure
     EXPIRED = "expired"
     FOREIGN = "foreign"  # issued for another tenant
     LOCKED = "locked"  # too many failures in the last hour: refused, the right code too
@@ -101,6 +111,18 @@ def normalise_code(typed: str) -> str | None:
     if len(candidate) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in candidate):
         return None
     return candidate
+
+
+_AROUND_A_WORD = "\"'.,;:!?()[]<>`*"
+
+
+def find_code(typed: str) -> str | None:
+    """The first word of `typed` that has a code's shape (ten characters of the alphabet, dash
+    optional; or two words of five, as a code is read aloud), normalised; None when none has."""
+    words = [word.strip(_AROUND_A_WORD) for word in typed.split()]
+    halves = pairwise(words)
+    candidates = [*words, *(a + b for a, b in halves if len(a) == len(b) == CODE_LENGTH // 2)]
+    return next(filter(None, map(normalise_code, candidates)), None)
 
 
 def shown_code(normalised: str) -> str:
@@ -195,30 +217,34 @@ class Tenancy:
         return IssuedCode(shown_code(code), enterprise_id, record.expires_at, team_scoped, tenant)
 
     async def setup(self, conversation: Conversation, typed_code: str) -> Linked | SetupRefused:
-        """Link the conversation's tenant (or team, for a team-scoped code) with a code.
-        Every refusal but LOCKED counts towards the lock; while locked, even the right code is
-        refused. Of two people using one code at once, exactly one links."""
+        """Link the conversation's tenant (or team, for a team-scoped code) with the first
+        code in `typed_code`. Every attempt counts towards the lock but a success, the tenant's
+        own used code, one refused as locked and text without a code in it; while locked, even
+        the right code is refused. Of two people using one code at once, exactly one links."""
         tenant = self._tenant_of(conversation)
-        now = self.clock()
-        failures = await self.storage.failed_setups(tenant, now - FAILED_SETUP_WINDOW)
-        if failures >= MAX_FAILED_SETUPS:
-            # Not counted as another failure: the lock ends an hour after the burst that
-            # caused it, however often someone tries meanwhile.
-            return await self._refused(conversation, SetupProblem.LOCKED, None, count=False)
-        normalised = normalise_code(typed_code)
-        if normalised is None:
+        normalised = find_code(typed_code)
+        if normalised is None:  # nothing was tried that could be a code: nothing to count
             return await self._refused(conversation, SetupProblem.WRONG, None)
+        now = self.clock()
+        attempt = await self.storage.record_failed_setup(tenant, now)
+        failures = await self.storage.failed_setups(tenant, now - FAILED_SETUP_WINDOW)
+        if failures > MAX_FAILED_SETUPS:
+            # Forgotten: the lock ends an hour after the burst that caused it, however often
+            # someone tries meanwhile.
+            await self.storage.forget_failed_setup(tenant, attempt)
+            return await self._refused(conversation, SetupProblem.LOCKED, None)
         code_hash = self._hash(normalised)
         code = await self.storage.code(code_hash)
         problem = self._problem(code, conversation, now)
-        if problem is not None:
-            return await self._refused(conversation, problem, code)
-        claimed = await self.storage.claim_code(code_hash, tenant, now)
+        claimed = None if problem else await self.storage.claim_code(code_hash, tenant, now)
         if claimed is None:
-            # Someone else claimed it, or it expired, between the look-up and the claim.
-            after = await self.storage.code(code_hash)
-            late = self._problem(after, conversation, self.clock()) or SetupProblem.USED
-            return await self._refused(conversation, late, after)
+            if problem is None:  # claimed by someone else, or expired, since the look-up
+                code = await self.storage.code(code_hash)
+                problem = self._problem(code, conversation, self.clock()) or SetupProblem.USED
+            if problem is SetupProblem.USED_HERE:
+                await self.storage.forget_failed_setup(tenant, attempt)
+            return await self._refused(conversation, problem, code)
+        await self.storage.forget_failed_setup(tenant, attempt)
         team = conversation.team_id if claimed.team_scoped else None
         link = Link(tenant, team, claimed.enterprise_id, now, _actor_id(conversation))
         previous = await self.storage.put_link(link)
@@ -254,7 +280,7 @@ class Tenancy:
             # Before used or expired: another tenant learns nothing about the code's state.
             return SetupProblem.FOREIGN
         if code.used_at is not None:
-            return SetupProblem.USED
+            return SetupProblem.USED_HERE if code.used_by_tenant == tenant else SetupProblem.USED
         if code.expires_at <= now:
             return SetupProblem.EXPIRED
         if code.team_scoped and not conversation.team_id:
@@ -262,16 +288,9 @@ class Tenancy:
         return None
 
     async def _refused(
-        self,
-        conversation: Conversation,
-        problem: SetupProblem,
-        code: SetupCode | None,
-        *,
-        count: bool = True,
+        self, conversation: Conversation, problem: SetupProblem, code: SetupCode | None
     ) -> SetupRefused:
         tenant = self._tenant_of(conversation)
-        if count:
-            await self.storage.record_failed_setup(tenant, self.clock())
         await self.audit.record(
             AuditAction.SETUP_FAILED,
             problem.value,

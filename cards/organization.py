@@ -42,6 +42,12 @@ def setup_refusal(problem: SetupProblem, product: str) -> tuple[str, str]:
                 "That setup code was already used",
                 f"A code works once. Ask your {product} provider for a new one.",
             )
+        case SetupProblem.USED_HERE:
+            return (
+                "Your organization already used that setup code",
+                f"A code works once, and your organization has used this one. To change what "
+                f"it links to, ask your {product} provider for a new code.",
+            )
         case SetupProblem.EXPIRED:
             return ("That setup code has expired", f"Ask your {product} provider for a new one.")
         case SetupProblem.FOREIGN:

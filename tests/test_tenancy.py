@@ -249,6 +249,64 @@ async def test_five_wrong_codes_lock_the_tenant_for_an_hour(tenancy: Tenancy, cl
     assert linked(await tenancy.setup(chat(TENANT_A), good.code)).link.enterprise_id == "E0000001"
 
 
+async def test_thirty_wrong_codes_at_once_on_three_instances_check_five_at_most(
+    tmp_path: Path, storage: SqliteStorage, clock: Clock
+) -> None:
+    instances = [storage, *(SqliteStorage(str(tmp_path / "bot.db")) for _ in range(2))]
+    tenancies = [Tenancy(s, Audit(s, clock=clock), KEY, clock=clock) for s in instances]
+    try:
+        good = await tenancies[0].issue_code("E0000001", by=OPERATOR)
+        results = await asyncio.gather(
+            *(tenancies[i % 3].setup(chat(TENANT_A), f"WRONG-{i:05d}") for i in range(30))
+        )
+        problems = [refused(result) for result in results]
+        assert problems.count(SetupProblem.WRONG) <= 5
+        assert problems.count(SetupProblem.LOCKED) == 30 - problems.count(SetupProblem.WRONG)
+        # Attempts refused while others were being checked are not failures: later ones may
+        # be checked, up to five wrong codes in the hour in all, then the tenant is locked.
+        for i in range(10):
+            later = await tenancies[i % 3].setup(chat(TENANT_A), f"LATER-{i:05d}")
+            problems.append(refused(later))
+        assert problems.count(SetupProblem.WRONG) == 5
+        # Locked: the right code is refused too, on any instance, and is not used up.
+        for tenancy in tenancies:
+            assert refused(await tenancy.setup(chat(TENANT_A), good.code)) is SetupProblem.LOCKED
+        clock.advance(timedelta(hours=1, seconds=1))
+        assert isinstance(await tenancies[1].setup(chat(TENANT_A), good.code), Linked)
+    finally:
+        for extra in instances[1:]:
+            await extra.aclose()
+
+
+async def test_a_code_is_found_in_what_people_type_around_it(tenancy: Tenancy) -> None:
+    for i, phrasing in enumerate(["code {}", "{} please", "my code is {}.", "code {} thanks"]):
+        issued = await tenancy.issue_code("E0000001", by=OPERATOR)
+        typed = phrasing.format(issued.code if i % 2 else issued.code.replace("-", ""))
+        assert isinstance(await tenancy.setup(chat(TENANT_A), typed), Linked), typed
+    read_aloud = await tenancy.issue_code("E0000002", by=OPERATOR)
+    typed = "code " + read_aloud.code.replace("-", " ")
+    assert linked(await tenancy.setup(chat(TENANT_A), typed)).link.enterprise_id == "E0000002"
+
+
+async def test_what_cannot_be_a_code_or_is_our_own_used_code_uses_no_attempt(
+    tenancy: Tenancy, storage: SqliteStorage, clock: Clock
+) -> None:
+    used = await tenancy.issue_code("E0000001", by=OPERATOR)
+    linked(await tenancy.setup(chat(TENANT_A), used.code))
+    for _ in range(6):
+        # ("hello world" would count: it reads as the code HE110-W0R1D.)
+        for typed in ("please help", "please", "thank you", ""):
+            assert refused(await tenancy.setup(chat(TENANT_A), typed)) is SetupProblem.WRONG
+        assert refused(await tenancy.setup(chat(TENANT_A), f"code {used.code}")) is (
+            SetupProblem.USED_HERE
+        )
+    assert await storage.failed_setups("aaaaaaaa-0000-0000-0000-00000000000a", clock.now) == 0
+    # Not locked: a new code still links. Another organization typing it is told it is used.
+    fresh = await tenancy.issue_code("E0000002", by=OPERATOR)
+    assert isinstance(await tenancy.setup(chat(TENANT_A), fresh.code), Linked)
+    assert refused(await tenancy.setup(chat(TENANT_B, ADMIN_B), used.code)) is SetupProblem.USED
+
+
 async def test_failures_spread_over_more_than_an_hour_do_not_lock(
     tenancy: Tenancy, clock: Clock
 ) -> None:
@@ -302,7 +360,7 @@ async def test_every_change_is_audited_and_no_code_is_ever_written_down(
     ]
     where = channel(TENANT_A, "team-a")
     linked(await tenancy.setup(where, codes[0].code))
-    assert refused(await tenancy.setup(where, codes[0].code)) is SetupProblem.USED
+    assert refused(await tenancy.setup(where, codes[0].code)) is SetupProblem.USED_HERE
     assert refused(await tenancy.setup(chat(TENANT_B, ADMIN_B), codes[1].code)) is (
         SetupProblem.FOREIGN
     )
@@ -324,7 +382,7 @@ async def test_every_change_is_audited_and_no_code_is_ever_written_down(
         (AuditAction.CODE_ISSUED, "ok", "Olive Operator", s),
         (AuditAction.CODE_USED, "ok", "Ada Admin", f),
         (AuditAction.LINK, "ok", "Ada Admin", f),
-        (AuditAction.SETUP_FAILED, "used", "Ada Admin", f),
+        (AuditAction.SETUP_FAILED, "used_here", "Ada Admin", f),
         (AuditAction.SETUP_FAILED, "foreign", "Bob Admin", None),
         (AuditAction.CODE_USED, "ok", "Ada Admin", s),
         (AuditAction.LINK, "ok", "Ada Admin", s),
