@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Generic, TypeVar, assert_never
@@ -176,6 +176,15 @@ ActionHandler = Callable[[Turn, ActionContext, CardAction], Awaitable[Card]]
 
 
 H = TypeVar("H", CommandHandler, ActionHandler)
+R = TypeVar("R")
+
+
+def page_of(rows: Sequence[R], page: int) -> tuple[list[R], int, int]:
+    """The rows of page `page` (kept within the pages there are), that page, and how many
+    pages there are (at least one, even without rows)."""
+    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    return list(rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]), page, pages
 
 
 @dataclass(frozen=True)
@@ -585,9 +594,7 @@ class MappingBot:
     async def _status(self, turn: Turn, notice: str | None = None, page: int = 0) -> Card:
         mappings = await self.service.of_channel(turn.enterprise_id, turn.channel_id, turn.limit)
         label = await turn.channel_label(turn.channel_id)
-        pages = max(1, math.ceil(len(mappings) / PAGE_SIZE))
-        page = min(max(page, 0), pages - 1)
-        shown = mappings[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        shown, page, pages = page_of(mappings, page)
         return turn.screens.status(label, shown, notice, page, pages)
 
     async def _map(self, turn: Turn, number: str, name: str | None) -> Card:
@@ -729,11 +736,7 @@ class MappingBot:
 
     async def _enterprises_page(self, turn: Turn, page: int) -> Card:
         rows = await self.operations.enterprises(deadline=turn.limit.remaining())
-        pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-        page = min(max(page, 0), pages - 1)
-        return turn.screens.enterprises(
-            rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], page, pages
-        )
+        return turn.screens.enterprises(*page_of(rows, page))
 
     async def _invite(self, turn: Turn, enterprise_id: str, *, team_scoped: bool) -> Card:
         """A setup code, shown only in the operator's personal chat with the bot."""
@@ -749,10 +752,7 @@ class MappingBot:
         return turn.screens.invite(issued)
 
     async def _links_page(self, turn: Turn, page: int) -> Card:
-        rows = await self.tenancy.links()
-        pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-        page = min(max(page, 0), pages - 1)
-        return turn.screens.links(rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], page, pages)
+        return turn.screens.links(*page_of(await self.tenancy.links(), page))
 
     async def _confirm_unlink(self, turn: Turn, target: str) -> Card:
         wanted = target.lower()

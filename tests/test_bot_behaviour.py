@@ -512,3 +512,17 @@ async def test_moving_a_number_someone_unmapped_meanwhile_says_it_is_not_mapped(
     assert f"{number}) is no longer mapped in your organization" in texts(chosen)
     assert "Not found" not in texts(chosen) and "Number moved" not in texts(chosen)
     assert await client.list_mappings(enterprise.enterprise_id) == []
+
+
+def test_one_paging_rule_for_every_paged_card() -> None:
+    from bot.handlers import PAGE_SIZE, page_of
+
+    rows = list(range(2 * PAGE_SIZE + 3))
+    assert page_of(rows, 0) == (rows[:PAGE_SIZE], 0, 3)
+    assert page_of(rows, 2) == (rows[2 * PAGE_SIZE :], 2, 3)
+    # A page out of range (a card from when there were more rows, or a forged one) shows the
+    # nearest page that exists.
+    assert page_of(rows, 99) == (rows[2 * PAGE_SIZE :], 2, 3)
+    assert page_of(rows, -4) == (rows[:PAGE_SIZE], 0, 3)
+    assert page_of([], 5) == ([], 0, 1)
+    assert page_of(rows[:PAGE_SIZE], 1) == (rows[:PAGE_SIZE], 0, 1)
