@@ -61,6 +61,7 @@ log = logging.getLogger("bot")
 # card and updates it when the work is done.
 API_DEADLINE = 30.0
 OWNER = "an owner of this team"  # who may do what only owners may, when Graph says who is not
+SET_UP = "set up this organization or team with a code"  # what a refused person may not do
 
 # What each API failure tells the person, most specific first.
 API_FAILURES: list[tuple[type[ContextSMSError], str, str]] = [
@@ -102,7 +103,7 @@ class Refusal(Exception):
 
 
 class Access(Enum):
-    ANYONE = "anyone"  # help, setup: in any tenant, linked or not
+    ANYONE = "anyone"  # help, setup (which checks its own people): in any tenant, linked or not
     READ = "read"  # any member of a linked team
     CHANGE = "change"  # owners and operators, or every member where the team's option says so
     MANAGE = "manage"  # owners and operators (history, settings)
@@ -686,16 +687,29 @@ class MappingBot:
         """Link this tenant (or team) with a setup code. The code is never shown or logged."""
         if not typed_code.strip():
             return turn.screens.setup_without_code()
+        await self._may_set_up(turn)
         result = await self.tenancy.setup(turn.conversation, typed_code)
         match result:
             case Linked(link, previous):
-                # The answer's buttons act on the new link.
-                screens = self.screens(turn.conversation, link.enterprise_id)
-                return screens.linked(link, previous)
+                # A team with a link of its own keeps acting on it: the card says so, and its
+                # buttons are signed for the link this conversation acts on now.
+                acting = await self.tenancy.link_of(turn.conversation) or link
+                screens = self.screens(turn.conversation, acting.enterprise_id)
+                return screens.linked(link, previous, acting)
             case SetupRefused(problem):
                 raise Refusal(turn.screens.setup_refused(problem))
             case _:
                 assert_never(result)
+
+    async def _may_set_up(self, turn: Turn) -> None:
+        """Raise a Refusal unless this person may link here: in a team, an owner of it or an
+        operator; elsewhere, anyone while the organization has no link yet (re-linking is an
+        owner's, in a team, or an operator's). Before the code is looked at: a refused
+        attempt neither uses the code nor counts as a failure."""
+        if turn.conversation.team_id is not None:
+            await self._owner_or_member(turn, SET_UP, owners_only=True)
+        elif turn.link is not None and not turn.operator:
+            raise Refusal(turn.screens.relink_in_a_team())
 
     async def _history(self, turn: Turn, before: str | None, page: int) -> Card:
         """This team's latest changes; an operator outside a team sees every organization's."""

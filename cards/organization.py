@@ -128,16 +128,33 @@ class OrganizationScreens(ScreenBase):
             [self.act("Help", CardVerb.HELP)],
         )
 
-    def linked(self, link: Link, previous: Link | None) -> Card:
+    def linked(self, link: Link, previous: Link | None, acting: Link | None = None) -> Card:
+        """`link` was just made; `acting`: the link this conversation acts on now (a team's
+        own link wins over its organization's), when it is another."""
         scope = "This team" if link.team_id else "Your organization"
-        body: list[Element] = [
-            heading("Set up", "good"),
+        enterprise = f"**{plain(link.enterprise_id, NAME_SHOWN)}**"
+        body: list[Element] = [heading("Set up", "good")]
+        if acting is not None and acting != link:
+            kept = f"**{plain(acting.enterprise_id, NAME_SHOWN)}**"
+            body.append(
+                text(f"{scope} is now linked to the {self.product} enterprise {enterprise}.")
+            )
+            body.append(
+                text(
+                    f"This team keeps its own link to {kept}, so here it still uses {kept}. To "
+                    f"follow your organization's link instead, ask your {self.product} provider "
+                    "to unlink this team."
+                )
+            )
+            return card(
+                body, [self.act("Help", CardVerb.HELP), self.act("All numbers", CardVerb.LIST)]
+            )
+        body.append(
             text(
-                f"{scope} now uses the {self.product} enterprise "
-                f"**{plain(link.enterprise_id, NAME_SHOWN)}**. Map a number in a channel with "
-                "`map <number>`."
-            ),
-        ]
+                f"{scope} now uses the {self.product} enterprise {enterprise}. Map a number in a "
+                "channel with `map <number>`."
+            )
+        )
         if previous is not None and previous.enterprise_id != link.enterprise_id:
             body.append(
                 text(
@@ -147,6 +164,20 @@ class OrganizationScreens(ScreenBase):
                 )
             )
         return card(body, [self.act("Help", CardVerb.HELP), self.act("All numbers", CardVerb.LIST)])
+
+    def relink_in_a_team(self) -> Card:
+        return card(
+            [
+                heading("Your organization is already set up", "attention"),
+                text(
+                    f"It already uses a {self.product} enterprise. To link it to another one, "
+                    "an owner of a team types `setup <code>` in one of the team's channels, or "
+                    f"your {self.product} provider does it. Nothing was changed, and the code "
+                    "was not used."
+                ),
+            ],
+            [self.act("Help", CardVerb.HELP)],
+        )
 
     def setup_refused(self, problem: SetupProblem) -> Card:
         title, detail = setup_refusal(problem, self.product)

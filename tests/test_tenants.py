@@ -21,8 +21,10 @@ from standins.graph import Member
 from tests.conftest import fresh_number
 from tests.test_bot_behaviour import (
     GENERAL,
+    MEMBER,
     NO_TEAM,
     OPERATOR,
+    PERSONAL,
     SETUP_KEY,
     TEAM,
     TENANT,
@@ -306,3 +308,57 @@ async def test_a_card_made_before_tenants_were_signed_works_only_where_it_belong
                      TEAM_B)  # fmt: skip
     assert "This card is out of date" in texts(card)
     assert len(await client.list_mappings(two.a.enterprise_id)) == 1
+
+
+async def test_only_an_owner_sets_up_in_a_team_and_a_refusal_uses_neither_code_nor_attempt(
+    bot: MappingBot, world: World, two: Two
+) -> None:
+    issued = await issue(world, two.b)
+    member = texts(await bot.on_message(in_channel(user=MEMBER), f"setup {issued.code}", TEAM))
+    assert "Only an owner of this team can set up" in member and "Nothing was changed" in member
+    # In a personal chat, a linked organization is not re-linked by whoever has a code.
+    personal = texts(await bot.on_message(PERSONAL, f"setup {issued.code}", NO_TEAM))
+    assert "already set up" in personal and "the code was not used" in personal
+    world.graph.graph_status = 503
+    down = texts(await bot.on_message(in_channel(), f"setup {issued.code}", TEAM))
+    assert "I cannot check your permissions right now" in down
+    world.graph.graph_status = None
+    assert await world.storage.failed_setups(TENANT, datetime(2000, 1, 1, tzinfo=UTC)) == 0
+    link = await world.tenancy.link_of(in_channel())
+    assert link is not None and link.enterprise_id == two.a.enterprise_id
+
+    # The code still works, for an owner of the team.
+    done = texts(await bot.on_message(in_channel(), f"setup {issued.code}", TEAM))
+    assert f"now uses the ContextSMS enterprise **{two.b.enterprise_id}**" in done
+
+
+async def test_an_organization_not_set_up_yet_may_be_set_up_from_a_personal_chat(
+    bot: MappingBot, world: World, two: Two
+) -> None:
+    issued = await issue(world, two.b)
+    card = texts(await bot.on_message(new_personal(), f"setup {issued.code}", NO_TEAM))
+    assert f"Your organization now uses the ContextSMS enterprise **{two.b.enterprise_id}**" in card
+
+
+async def test_an_organization_code_in_a_team_with_its_own_link_says_the_team_keeps_it(
+    bot: MappingBot, world: World, two: Two, client: ContextSMSClient
+) -> None:
+    team_code = await issue(world, two.b, team_scoped=True)
+    await bot.on_message(in_channel(), f"setup {team_code.code}", TEAM)
+    number = fresh_number()
+    await bot.on_message(in_channel(), f"map {number}", TEAM)  # into B, the team's own link
+    third = await create_enterprise(client, "Third Clinic")
+    tenant_code = await issue(world, third)
+
+    card = await bot.on_message(in_channel(), f"setup {tenant_code.code}", TEAM)
+    shown = texts(card)
+    assert (
+        f"Your organization is now linked to the ContextSMS enterprise **{third.enterprise_id}**"
+        in shown
+    )
+    assert f"This team keeps its own link to **{two.b.enterprise_id}**" in shown
+    assert "ask your ContextSMS provider to unlink this team" in shown
+    assert "now uses" not in shown
+    # Its buttons act on the team's link, as the team does.
+    listed = texts(await click(bot, card, "All numbers"))
+    assert "out of date" not in listed and number in listed
