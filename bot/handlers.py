@@ -773,7 +773,10 @@ class MappingBot:
         matches = [x for x in await self.tenancy.links() if link_target(x).lower() == wanted]
         if not matches:
             raise Refusal(turn.screens.unlinked(target, []), "invalid")
-        return turn.screens.confirm_unlink(target, matches)
+        # Unlinking a tenant leaves its teams' own links: the card says which stay.
+        tenants = {x.tenant_id for x in matches if x.team_id is None}
+        staying = [x for x in await self.tenancy.links() if x.team_id and x.tenant_id in tenants]
+        return turn.screens.confirm_unlink(target, matches, staying)
 
     # -- card actions (one handler per verb) ----------------------------------------------
 

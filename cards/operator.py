@@ -7,13 +7,20 @@ from bot.commands import NAME_LIMIT
 from bot.operations import EMAIL_LIMIT, EnterpriseLinks, FieldProblem
 from bot.storage.models import Link
 from bot.tenancy import IssuedCode
-from cards.base import DETAIL_SHOWN, NAME_SHOWN, TYPED_LIMIT, ScreenBase, when
+from cards.base import DETAIL_SHOWN, NAME_SHOWN, ROW_SHOWN, TYPED_LIMIT, ScreenBase, when
 from cards.elements import Card, Element, action_set, card, container, facts, heading, text
 from cards.markdown import plain
 
 LINKS_SHOWN = 3  # links named under one enterprise; the others are counted
 ID_SHOWN = 80  # characters of a tenant's or team's id (a GUID, a thread id of some 60)
+STAYING_SHOWN = 5  # team links named on the card that unlinks their tenant; the others counted
 FIELD_LABELS = {"name": "Name", "contact": "Contact", "number": "Phone number", "email": "Email"}
+
+
+def _teams_keep(count: int) -> str:
+    if count == 1:
+        return "1 of its teams keeps its own link and goes on working"
+    return f"{count} of its teams keep their own link and go on working"
 
 
 def link_target(link: Link) -> str:
@@ -203,22 +210,54 @@ class OperatorScreens(ScreenBase):
         actions = self._pager(CardVerb.LINKS, page, pages, body)
         return card(body, [*actions, self.act("Enterprises", CardVerb.ENTERPRISES)])
 
-    def confirm_unlink(self, target: str, links: list[Link]) -> Card:
+    def confirm_unlink(
+        self, target: str, links: list[Link], staying: list[Link] | None = None
+    ) -> Card:
+        """`staying`: the team links of an unlinked tenant, which unlinking it leaves."""
+        body: list[Element] = [
+            heading("Unlink?", "warning"),
+            text(
+                "; ".join(
+                    f"{link_words(x).capitalize()} uses **{plain(x.enterprise_id, NAME_SHOWN)}**"
+                    for x in links[:2]
+                )
+            ),
+        ]
+        if not any(x.team_id is None for x in links):
+            body.append(
+                text(
+                    f"Its people will then use their organization's link to {self.product}, "
+                    "if it has one, or cannot use it until it is set up again with a new code."
+                )
+            )
+        elif not staying:
+            body.append(
+                text(
+                    "No team of it has a link of its own: its people will not be able to use "
+                    f"{self.product} until it is set up again with a new code."
+                )
+            )
+        else:
+            shown = STAYING_SHOWN
+            body.append(
+                text(
+                    f"{_teams_keep(len(staying))}; its "
+                    f"other teams cannot use {self.product} until it is set up again with a new "
+                    "code. Teams that keep their link:"
+                )
+            )
+            body.extend(
+                text(
+                    f"{plain(link_target(x), ID_SHOWN)} uses "
+                    f"**{plain(x.enterprise_id, ROW_SHOWN)}**",
+                    subtle=True,
+                )
+                for x in staying[:shown]
+            )
+            if len(staying) > shown:
+                body.append(text(f"and {len(staying) - shown} more (see **Links**)", subtle=True))
         return card(
-            [
-                heading("Unlink?", "warning"),
-                text(
-                    "; ".join(
-                        f"{link_words(x).capitalize()} uses "
-                        f"**{plain(x.enterprise_id, NAME_SHOWN)}**"
-                        for x in links[:2]
-                    )
-                ),
-                text(
-                    f"Its people will not be able to use {self.product} until it is set up "
-                    "again with a new code."
-                ),
-            ],
+            body,
             [
                 self.act("Unlink", CardVerb.UNLINK_CONFIRM, style="destructive", mapping_id=target),
                 self.act("Cancel", CardVerb.LINKS),

@@ -249,7 +249,10 @@ def worst_organization_cards(s: Screens, worst: Worst) -> dict[str, Card]:
         "operator_usage": s.operator_usage("unlink", "a tenant id or a team id"),
         "unknown_enterprise": s.unknown_enterprise(typed),
         "links": s.links(list(links[:10]), 50, 100),
-        "confirm_unlink": s.confirm_unlink(links[0].team_id or "", list(links)),
+        "confirm_unlink": s.confirm_unlink(
+            links[0].tenant_id, [replace(links[0], team_id=None), *links], list(links)
+        ),
+        "relink_in_a_team": s.relink_in_a_team(),
         "unlinked": s.unlinked(typed, list(links)),
     }  # fmt: skip
 

@@ -105,7 +105,15 @@ def organization_cards(s: Screens) -> dict[str, Card]:
         "links, empty": s.links([], 0, 1),
         "links, a middle page": s.links([link(i, team=f"19:t{i}" if i % 2 else None)
                                          for i in range(10)], 1, 3),
-        "confirm unlink": s.confirm_unlink(TENANT, [link(1)]),
+        "confirm unlink, a team": s.confirm_unlink("19:t1", [link(1, team="19:t1")]),
+        "confirm unlink, no team keeps a link": s.confirm_unlink(TENANT, [link(1)], []),
+        "confirm unlink, teams keep theirs": s.confirm_unlink(
+            TENANT, [link(1)], [link(i, team=f"19:t{i}") for i in range(7)]
+        ),
+        "relink in a team": s.relink_in_a_team(),
+        "linked, the team keeps its own": s.linked(
+            link(1, enterprise="E0000006"), None, link(1, team="19:t1", enterprise="E0000007")
+        ),
         "unlinked": s.unlinked(TENANT, [link(1)]),
         "unlinked, nothing": s.unlinked("19:nobody", []),
     }  # fmt: skip

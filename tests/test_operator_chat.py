@@ -146,6 +146,7 @@ async def test_links_and_unlink(bot: MappingBot, world: World) -> None:
     assert "Nothing to unlink" in texts(nothing)
     ask = await click(bot, links, "Unlink", PRIVATE, NO_TEAM)
     assert "Unlink?" in texts(ask)
+    assert "No team of it has a link of its own" in texts(ask)
     assert "Numbers in General" in texts(await bot.on_message(in_channel(), "status", TEAM))
     done = await click(bot, ask, "Unlink", PRIVATE, NO_TEAM)
     assert "Unlinked" in texts(done) and TENANT in texts(done)
@@ -154,3 +155,17 @@ async def test_links_and_unlink(bot: MappingBot, world: World) -> None:
     assert latest[0].action is AuditAction.UNLINK and latest[0].actor_id == OPERATOR.object_id
     typed = await bot.on_message(PRIVATE, f"unlink {TENANT}", NO_TEAM)
     assert "Nothing to unlink" in texts(typed)
+
+
+async def test_unlinking_a_tenant_says_which_team_links_stay(bot: MappingBot, world: World) -> None:
+    from bot.storage.models import Link
+
+    team_link = Link(TENANT, "19:own-team@thread.tacv2", "E0000042", world.audit.clock(), "x")
+    await world.storage.put_link(team_link)
+    ask = texts(await bot.on_message(PRIVATE, f"unlink {TENANT}", NO_TEAM))
+    assert "1 of its teams keeps its own link and goes on working" in ask
+    assert "19:own-team@thread.tacv2 uses **E0000042**" in ask
+    assert "will not be able to use" not in ask
+    # Unlinking the team alone says its people follow their organization's link.
+    team = texts(await bot.on_message(PRIVATE, "unlink 19:own-team@thread.tacv2", NO_TEAM))
+    assert "their organization's link" in team
