@@ -515,7 +515,8 @@ async def test_moving_a_number_someone_unmapped_meanwhile_says_it_is_not_mapped(
 
 
 def test_one_paging_rule_for_every_paged_card() -> None:
-    from bot.handlers import PAGE_SIZE, page_of
+    from bot.handlers import page_of
+    from cards.screens import PAGE_SIZE
 
     rows = list(range(2 * PAGE_SIZE + 3))
     assert page_of(rows, 0) == (rows[:PAGE_SIZE], 0, 3)
