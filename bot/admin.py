@@ -207,7 +207,6 @@ def _link_json(link: Link) -> dict[str, Any]:
         "enterpriseId": link.enterprise_id,
         "linkedAt": link.linked_at.astimezone(UTC).isoformat(),
         "linkedBy": link.linked_by,
-        "membersMayChange": link.members_may_change,
     }
 
 
@@ -218,8 +217,7 @@ def _link_text(link: Link) -> str:
         else (f"tenant {link.tenant_id}")
     )
     since = f"{link.linked_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    everyone = ", every member may change mappings" if link.members_may_change else ""
-    return f"{who} -> {link.enterprise_id} (since {since}{everyone})"
+    return f"{who} -> {link.enterprise_id} (since {since})"
 
 
 def _enterprise_json(item: EnterpriseLinks) -> dict[str, Any]:

@@ -211,7 +211,7 @@ GUID = "aaaaaaaa-0000-4000-8000-00000000000a"
 
 
 def worst_link(i: int) -> Link:
-    return Link(f"{i} {LONG_ID}", f"{i} {WORST_CHANNEL}", f"E{i} {LONG_ID}", START, LONG_ID, True)
+    return Link(f"{i} {LONG_ID}", f"{i} {WORST_CHANNEL}", f"E{i} {LONG_ID}", START, LONG_ID)
 
 
 def worst_organization_cards(s: Screens, worst: Worst) -> dict[str, Card]:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,6 @@ from pydantic import SecretStr
 from bot.conversation import Conversation, Person
 from bot.graph import GraphClient, GraphUnavailable, MsalTenantTokens
 from bot.permissions import AN_OWNER, Allowed, NotAllowed, Permissions, Role
-from bot.storage.models import Link
 from bot.storage.sqlite import SqliteStorage
 from standins.graph import PLAYGROUND_TENANT
 
@@ -106,12 +104,9 @@ async def test_the_playground_signed_in_user_owns_the_team_and_user_1_does_not(
     storage = SqliteStorage(tmp_path / "bot.db")
     async with httpx.AsyncClient(verify=context) as http:
         permissions = Permissions(graph_client(default_stack, http), storage, frozenset())
-        link = Link(PLAYGROUND_TENANT, None, "E0000001", datetime.now(UTC), "settings")
         team = PlaygroundTeam()
-        assert await permissions.may_change(in_playground_team(ME), link, team) == Allowed(
-            Role.OWNER
-        )
-        assert await permissions.may_change(in_playground_team(USER_1), link, team) == (
+        assert await permissions.may_change(in_playground_team(ME), team) == Allowed(Role.OWNER)
+        assert await permissions.may_change(in_playground_team(USER_1), team) == (
             NotAllowed(AN_OWNER)
         )
     await storage.aclose()

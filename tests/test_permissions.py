@@ -197,10 +197,10 @@ async def test_one_teams_option_lets_no_other_team_change(
     permissions: Permissions, storage: SqliteStorage
 ) -> None:
     # Another team of the same tenant (whoever owns it) said every member may change: the
-    # members of this team may not, nor may they where a tenant link carries the old flag.
+    # members of this team may not, nor may another tenant's option reach them.
     await let_members(storage, team="19:owned-by-anyone@thread.tacv2")
     await let_members(storage, tenant=TENANT_B)
-    await storage.put_link(Link(TENANT_A, None, "E0000001", START, "settings", True))
+    await storage.put_link(Link(TENANT_A, None, "E0000001", START, "settings"))
     member = in_team(TENANT_A, person(MEMBER))
     assert await permissions.may_change(member, Team(TEAM_A)) == NotAllowed(AN_OWNER)
 

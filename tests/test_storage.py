@@ -88,7 +88,7 @@ async def test_a_team_link_without_a_tenant_link_serves_that_team_only(storage: 
 
 async def test_relinking_replaces_and_returns_the_old_link(storage: Storage) -> None:
     await storage.put_link(link(enterprise="ent-old"))
-    new = replace(link(enterprise="ent-new"), members_may_change=True, linked_by="settings")
+    new = replace(link(enterprise="ent-new"), linked_by="settings")
 
     assert await storage.put_link(new) == link(enterprise="ent-old")
     assert await storage.link_for(TENANT, None) == new

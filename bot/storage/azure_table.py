@@ -87,7 +87,6 @@ def _link_entity(link: Link) -> dict[str, Any]:
         EnterpriseId=link.enterprise_id,
         LinkedAt=time_text(link.linked_at),
         LinkedBy=link.linked_by,
-        MembersMayChange=link.members_may_change,
     )
 
 
@@ -98,7 +97,6 @@ def _link(entity: TableEntity) -> Link:
         enterprise_id=entity["EnterpriseId"],
         linked_at=from_time_text(entity["LinkedAt"]),
         linked_by=entity["LinkedBy"],
-        members_may_change=bool(entity.get("MembersMayChange", False)),
     )
 
 

@@ -16,9 +16,9 @@ from typing import Any
 class Link:
     """A tenant (team_id None) or one team of it, linked to a ContextSMS enterprise.
 
-    A team's link wins over its tenant's. `members_may_change` is no longer read: who may
-    change a team's mappings is that team's own `TeamSettings`, never a tenant-wide flag (one
-    team's owner could set that for every team). It stays so that stored links still load.
+    A team's link wins over its tenant's. Who may change a team's mappings is that team's own
+    `TeamSettings`, never a property of a link: a tenant link's flag would let one team's
+    owner open every team of the tenant.
     """
 
     tenant_id: str
@@ -26,7 +26,6 @@ class Link:
     enterprise_id: str
     linked_at: datetime
     linked_by: str  # Entra object id of who linked it, or "settings" for the start-up link
-    members_may_change: bool = False
 
 
 @dataclass(frozen=True)

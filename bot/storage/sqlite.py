@@ -49,7 +49,6 @@ CREATE TABLE IF NOT EXISTS links (
     enterprise_id TEXT NOT NULL,
     linked_at INTEGER NOT NULL,
     linked_by TEXT NOT NULL,
-    members_may_change INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, team_id)
 );
 CREATE TABLE IF NOT EXISTS team_settings (
@@ -135,7 +134,6 @@ def _link(row: sqlite3.Row) -> Link:
         enterprise_id=row["enterprise_id"],
         linked_at=from_micros(row["linked_at"]),
         linked_by=row["linked_by"],
-        members_may_change=bool(row["members_may_change"]),
     )
 
 
@@ -273,14 +271,8 @@ class SqliteStorage:
             ).fetchone()
             db.execute(
                 "INSERT OR REPLACE INTO links (tenant_id, team_id, enterprise_id, linked_at, "
-                "linked_by, members_may_change) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    *key,
-                    link.enterprise_id,
-                    to_micros(link.linked_at),
-                    link.linked_by,
-                    int(link.members_may_change),
-                ),
+                "linked_by) VALUES (?, ?, ?, ?, ?)",
+                (*key, link.enterprise_id, to_micros(link.linked_at), link.linked_by),
             )
             return _link(old) if old else None
 

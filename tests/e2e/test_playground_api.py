@@ -201,6 +201,9 @@ async def test_an_organization_nobody_set_up_is_linked_by_a_setup_code(
     assert "Your organization now uses" in text and stack.enterprise_id in text
     listed = await playground.say(personal, "list", mention=False, tenant=tenant)
     assert "All numbers of your organization" in card_text(listed.cards[0])
-    # The code worked once.
+    # Now linked, a personal chat cannot re-link it (an owner does that in a team)...
     again = await playground.say(personal, f"setup {code}", mention=False, tenant=tenant)
-    assert "Nothing was linked" in card_text(again.cards[0])
+    assert "already set up" in card_text(again.cards[0])
+    # ... and the code worked once: another organization cannot use it.
+    other = await playground.say(personal, f"setup {code}", mention=False, tenant=str(uuid.uuid4()))
+    assert "Nothing was linked" in card_text(other.cards[0])
