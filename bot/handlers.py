@@ -703,12 +703,18 @@ class MappingBot:
 
     async def _may_set_up(self, turn: Turn) -> None:
         """Raise a Refusal unless this person may link here: in a team, an owner of it or an
-        operator; elsewhere, anyone while the organization has no link yet (re-linking is an
-        owner's, in a team, or an operator's). Before the code is looked at: a refused
-        attempt neither uses the code nor counts as a failure."""
+        operator; in a personal chat, anyone while the organization has no link yet (re-linking
+        is an owner's, in a team, or an operator's); never in a group chat. Before the code is
+        looked at: a refused attempt neither uses the code nor counts as a failure."""
         if turn.conversation.team_id is not None:
             await self._owner_or_member(turn, SET_UP, owners_only=True)
-        elif turn.link is not None and not turn.operator:
+        elif turn.operator:
+            return
+        elif not turn.conversation.personal:
+            # A group chat can hold guests and people of other organizations: nobody there
+            # is known to speak for the organization.
+            raise Refusal(turn.screens.setup_in_a_team_or_personal_chat())
+        elif turn.link is not None:
             raise Refusal(turn.screens.relink_in_a_team())
 
     async def _history(self, turn: Turn, before: str | None, page: int) -> Card:

@@ -181,7 +181,8 @@ class Operations:
         tenant = tenant_key(target)
         matches = [link for link in links if link.team_id is None and link.tenant_id == tenant]
         if not matches:
-            matches = [link for link in links if link.team_id == target]
+            # Teams' thread ids are mixed case; people retype them as they see fit.
+            matches = [link for link in links if (link.team_id or "").lower() == target.lower()]
         removed: list[Link] = []
         for link in matches:
             gone = await self.tenancy.unlink(link.tenant_id, link.team_id, by=by)

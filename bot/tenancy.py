@@ -117,12 +117,20 @@ _AROUND_A_WORD = "\"'.,;:!?()[]<>`*"
 
 
 def find_code(typed: str) -> str | None:
-    """The first word of `typed` that has a code's shape (ten characters of the alphabet, dash
-    optional; or two words of five, as a code is read aloud), normalised; None when none has."""
-    words = [word.strip(_AROUND_A_WORD) for word in typed.split()]
-    halves = pairwise(words)
-    candidates = [*words, *(a + b for a, b in halves if len(a) == len(b) == CODE_LENGTH // 2)]
-    return next(filter(None, map(normalise_code, candidates)), None)
+    """The code in `typed`, normalised; None when nothing has a code's shape.
+
+    A code is ten characters of the alphabet, dash optional, or read aloud as two words of
+    five ("7KQ2M XH4PD", "7KQ2M - XH4PD"). Words of ten letters ("invitation", which reads as
+    1NV1TAT10N) have the shape too, so a candidate with a dash or a digit, as nearly every code
+    has, is taken first: a stray word must not cost one of the tenant's five attempts.
+    """
+    words = [w for w in (word.strip(_AROUND_A_WORD) for word in typed.split()) if w]
+    half = CODE_LENGTH // 2
+    spoken = [a + b for a, b in pairwise(words) if len(a) == len(b) == half]
+    spoken += [a + c for a, b, c in zip(words, words[1:], words[2:], strict=False) if b == "-"]
+    found = [(c, code) for c in (*words, *spoken) if (code := normalise_code(c)) is not None]
+    likely = [code for c, code in found if "-" in c or any(ch.isdigit() for ch in c)]
+    return next(iter(likely or [code for _, code in found]), None)
 
 
 def shown_code(normalised: str) -> str:

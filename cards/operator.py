@@ -28,11 +28,15 @@ def link_target(link: Link) -> str:
     return link.team_id or link.tenant_id
 
 
-def link_words(link: Link) -> str:
+def link_words(link: Link, *, first: bool = False) -> str:
+    """What a link covers, in words; `first`: to begin a sentence (ids keep their case)."""
     tenant = plain(link.tenant_id, ID_SHOWN)
-    if link.team_id:
-        return f"team {plain(link.team_id, ID_SHOWN)} of tenant {tenant}"
-    return f"tenant {tenant}"
+    words = (
+        f"team {plain(link.team_id, ID_SHOWN)} of tenant {tenant}"
+        if link.team_id
+        else f"tenant {tenant}"
+    )
+    return words[:1].upper() + words[1:] if first else words
 
 
 class OperatorScreens(ScreenBase):
@@ -196,7 +200,7 @@ class OperatorScreens(ScreenBase):
                 container(
                     [
                         text(
-                            f"{link_words(link).capitalize()} uses "
+                            f"{link_words(link, first=True)} uses "
                             f"**{plain(link.enterprise_id, NAME_SHOWN)}**"
                         ),
                         text(f"Since {when(link.linked_at)}", subtle=True),
@@ -218,7 +222,7 @@ class OperatorScreens(ScreenBase):
             heading("Unlink?", "warning"),
             text(
                 "; ".join(
-                    f"{link_words(x).capitalize()} uses **{plain(x.enterprise_id, NAME_SHOWN)}**"
+                    f"{link_words(x, first=True)} uses **{plain(x.enterprise_id, NAME_SHOWN)}**"
                     for x in links[:2]
                 )
             ),
@@ -281,7 +285,7 @@ class OperatorScreens(ScreenBase):
                 heading("Unlinked", "good"),
                 text(
                     "; ".join(
-                        f"{link_words(x).capitalize()} no longer uses "
+                        f"{link_words(x, first=True)} no longer uses "
                         f"**{plain(x.enterprise_id, NAME_SHOWN)}**"
                         for x in removed[:2]
                     )

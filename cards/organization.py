@@ -179,6 +179,21 @@ class OrganizationScreens(ScreenBase):
             [self.act("Help", CardVerb.HELP)],
         )
 
+    def setup_in_a_team_or_personal_chat(self) -> Card:
+        return card(
+            [
+                heading("Set up in a team or a personal chat", "attention"),
+                text(
+                    "A group chat can include guests and people of other organizations, so a "
+                    "setup code is not taken here. An owner of a team types `setup` and the code "
+                    "in one of the team's channels, or, before your organization is set up, "
+                    "anyone with the code in a personal chat with me. Nothing was changed, and "
+                    "the code was not used."
+                ),
+            ],
+            [self.act("Help", CardVerb.HELP)],
+        )
+
     def setup_refused(self, problem: SetupProblem) -> Card:
         title, detail = setup_refusal(problem, self.product)
         body: list[Element] = [heading(title, "attention"), text(f"{detail} Nothing was linked.")]

@@ -253,6 +253,7 @@ def worst_organization_cards(s: Screens, worst: Worst) -> dict[str, Card]:
             links[0].tenant_id, [replace(links[0], team_id=None), *links], list(links)
         ),
         "relink_in_a_team": s.relink_in_a_team(),
+        "setup_in_a_team_or_personal_chat": s.setup_in_a_team_or_personal_chat(),
         "unlinked": s.unlinked(typed, list(links)),
     }  # fmt: skip
 

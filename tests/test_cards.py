@@ -111,6 +111,7 @@ def organization_cards(s: Screens) -> dict[str, Card]:
             TENANT, [link(1)], [link(i, team=f"19:t{i}") for i in range(7)]
         ),
         "relink in a team": s.relink_in_a_team(),
+        "setup in a team or personal chat": s.setup_in_a_team_or_personal_chat(),
         "linked, the team keeps its own": s.linked(
             link(1, enterprise="E0000006"), None, link(1, team="19:t1", enterprise="E0000007")
         ),

@@ -169,3 +169,17 @@ async def test_unlinking_a_tenant_says_which_team_links_stay(bot: MappingBot, wo
     # Unlinking the team alone says its people follow their organization's link.
     team = texts(await bot.on_message(PRIVATE, "unlink 19:own-team@thread.tacv2", NO_TEAM))
     assert "their organization's link" in team
+
+
+async def test_a_team_id_keeps_its_case_and_unlinks_however_it_is_typed(
+    bot: MappingBot, world: World
+) -> None:
+    from bot.storage.models import Link
+
+    mixed = "19:Own-Team@thread.tacv2"
+    await world.storage.put_link(Link(TENANT, mixed, "E0000042", world.audit.clock(), "x"))
+    assert f"Team {mixed} of tenant" in texts(await bot.on_message(PRIVATE, "links", NO_TEAM))
+    ask = await bot.on_message(PRIVATE, f"unlink {mixed.lower()}", NO_TEAM)
+    done = await click(bot, ask, "Unlink", PRIVATE, NO_TEAM)
+    assert "Unlinked" in texts(done)
+    assert all(link.team_id != mixed for link in await world.storage.links())

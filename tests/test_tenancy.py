@@ -286,6 +286,13 @@ async def test_a_code_is_found_in_what_people_type_around_it(tenancy: Tenancy) -
     read_aloud = await tenancy.issue_code("E0000002", by=OPERATOR)
     typed = "code " + read_aloud.code.replace("-", " ")
     assert linked(await tenancy.setup(chat(TENANT_A), typed)).link.enterprise_id == "E0000002"
+    # Ten-letter words have a code's shape ("invitation" reads as 1NV1TAT10N): the code wins.
+    for phrasing in ("invitation code {}", "activation code: {}", "{} is the invitation"):
+        issued = await tenancy.issue_code("E0000001", by=OPERATOR)
+        assert isinstance(await tenancy.setup(chat(TENANT_A), phrasing.format(issued.code)), Linked)
+    spaced = await tenancy.issue_code("E0000002", by=OPERATOR)
+    typed = spaced.code.replace("-", " - ")
+    assert isinstance(await tenancy.setup(chat(TENANT_A), typed), Linked)
 
 
 async def test_what_cannot_be_a_code_or_is_our_own_used_code_uses_no_attempt(

@@ -340,6 +340,20 @@ async def test_an_organization_not_set_up_yet_may_be_set_up_from_a_personal_chat
     assert f"Your organization now uses the ContextSMS enterprise **{two.b.enterprise_id}**" in card
 
 
+async def test_a_group_chat_cannot_set_up_an_organization(
+    bot: MappingBot, world: World, two: Two
+) -> None:
+    # A group chat may hold guests: nobody there is known to speak for the organization.
+    group = Conversation(NEW_TENANT, user=person(ADMIN_NEW), conversation_id="19:g@unq.gbl.spaces")
+    issued = await issue(world, two.b)
+    card = texts(await bot.on_message(group, f"setup {issued.code}", NO_TEAM))
+    assert "Set up in a team or a personal chat" in card and "the code was not used" in card
+    assert await world.storage.link_for(NEW_TENANT, None) is None
+    # The code was neither used nor counted: it still links from a personal chat.
+    card = texts(await bot.on_message(new_personal(), f"setup {issued.code}", NO_TEAM))
+    assert "Your organization now uses" in card
+
+
 async def test_an_organization_code_in_a_team_with_its_own_link_says_the_team_keeps_it(
     bot: MappingBot, world: World, two: Two, client: ContextSMSClient
 ) -> None:
