@@ -37,6 +37,15 @@ def new_key() -> tuple[str, rsa.RSAPrivateKey]:
     )
 
 
+def entra_configuration(tenant_base: str, jwks_uri: str) -> web.Response:
+    """Entra's OpenID configuration of a tenant (its URL `tenant_base`), which msal reads
+    before it asks for a token."""
+    return web.json_response({
+        "issuer": f"{tenant_base}/v2.0", "token_endpoint": f"{tenant_base}/oauth2/v2.0/token",
+        "authorization_endpoint": f"{tenant_base}/oauth2/v2.0/authorize", "jwks_uri": jwks_uri,
+    })  # fmt: skip
+
+
 @dataclass
 class Identity:
     server: ThreadedServer = field(init=False)
@@ -59,13 +68,8 @@ class Identity:
         self.server = serve_in_thread(app, "identity", self.ssl_context)
 
     async def _entra(self, request: web.Request) -> web.Response:
-        """Entra's OpenID configuration of the tenant, which msal reads before a token."""
         base = f"{self.server.base_url}/tenant"
-        return web.json_response({
-            "issuer": f"{base}/v2.0", "token_endpoint": f"{base}/oauth2/v2.0/token",
-            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-            "jwks_uri": f"{self.server.base_url}/v1/keys",
-        })  # fmt: skip
+        return entra_configuration(base, f"{self.server.base_url}/v1/keys")
 
     @property
     def metadata_url(self) -> str:

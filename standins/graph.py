@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from standins.botframework import entra_configuration
 from standins.servers import ThreadedServer, serve_in_thread
 from standins.tls import make_ca
 
@@ -114,11 +115,7 @@ class GraphStandIn:
     # -- Entra --------------------------------------------------------------------------------
     async def _openid(self, request: web.Request) -> web.Response:
         base = f"{self.base_url}/{request.match_info['tenant']}"
-        return web.json_response({
-            "issuer": f"{base}/v2.0", "token_endpoint": f"{base}/oauth2/v2.0/token",
-            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-            "jwks_uri": f"{base}/discovery/v2.0/keys",
-        })  # fmt: skip
+        return entra_configuration(base, f"{base}/discovery/v2.0/keys")
 
     async def _token(self, request: web.Request) -> web.Response:
         tenant = request.match_info["tenant"].lower()

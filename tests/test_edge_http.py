@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,11 @@ from sandbox.threaded import RunningSandbox
 from standins.botframework import Connector, Identity
 from tests.conftest import fresh_number
 from tests.test_bot_http import APP_ID, Bot, Graph, serve
-from tests.test_bot_http import graph as graph  # the fixture
+
+# The fixtures: the bot served over HTTP against the stand-ins (`identity` is this module's own).
+from tests.test_bot_http import bot as bot
+from tests.test_bot_http import connector as connector
+from tests.test_bot_http import graph as graph
 
 
 @pytest.fixture
@@ -29,22 +33,6 @@ def identity() -> Iterator[Identity]:
     stand_in = Identity()  # each test its own: they break it
     yield stand_in
     stand_in.server.stop()
-
-
-@pytest.fixture
-def connector() -> Iterator[Connector]:
-    stand_in = Connector()
-    yield stand_in
-    stand_in.server.stop()
-
-
-@pytest.fixture
-async def bot(
-    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
-    graph: Graph, tmp_path: Path,
-) -> AsyncIterator[Bot]:  # fmt: skip
-    async with serve(sandbox, enterprise, identity, connector, graph, tmp_path / "bot.db") as b:
-        yield b
 
 
 def card_click(bot: Bot, verb: str = "status") -> dict[str, Any]:

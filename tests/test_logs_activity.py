@@ -8,8 +8,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,38 +16,17 @@ import pytest
 from bot.activity_log import short_hash
 from bot.logs import configure
 from bot.settings import LogFormat
-from contextsms.models import Enterprise
-from sandbox.threaded import RunningSandbox
-from standins.botframework import Connector, Identity
 from tests.conftest import fresh_number
-from tests.test_bot_http import GENERAL, TENANT, Bot, Graph, serve
-from tests.test_bot_http import graph as graph  # the fixture
+from tests.test_bot_http import GENERAL, TENANT, Bot
+
+# The fixtures: the bot served over HTTP against the stand-ins.
+from tests.test_bot_http import bot as bot
+from tests.test_bot_http import connector as connector
+from tests.test_bot_http import graph as graph
+from tests.test_bot_http import identity as identity
 from tests.test_edge_http import card_click
 
 LINE_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR|DEBUG) ")
-
-
-@pytest.fixture
-def identity() -> Iterator[Identity]:
-    stand_in = Identity()
-    yield stand_in
-    stand_in.server.stop()
-
-
-@pytest.fixture
-def connector() -> Iterator[Connector]:
-    stand_in = Connector()
-    yield stand_in
-    stand_in.server.stop()
-
-
-@pytest.fixture
-async def bot(
-    sandbox: RunningSandbox, enterprise: Enterprise, identity: Identity, connector: Connector,
-    graph: Graph, tmp_path: Path,
-) -> AsyncIterator[Bot]:  # fmt: skip
-    async with serve(sandbox, enterprise, identity, connector, graph, tmp_path / "bot.db") as b:
-        yield b
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,16 +24,10 @@ from bot.storage.models import Link, TeamSettings
 from bot.storage.sqlite import SqliteStorage
 from standins.graph import GraphStandIn, Member
 from standins.tls import TestCA as CA
-from standins.tls import make_ca
+from tests.test_graph import APP_ID, GUEST, MEMBER, OWNER, TEAM_A, TEAM_B, TENANT_A, TENANT_B
+from tests.test_graph import ca as ca  # the fixtures: Graph's stand-in with its two teams
+from tests.test_graph import graph as graph
 
-APP_ID = "11111111-2222-3333-4444-555555555555"
-TENANT_A = "aaaaaaaa-0000-4000-8000-00000000000a"
-TENANT_B = "bbbbbbbb-0000-4000-8000-00000000000b"
-TEAM_A = "a1a1a1a1-1111-4111-8111-111111111111"  # the Microsoft 365 group ids (aadGroupId)
-TEAM_B = "b2b2b2b2-2222-4222-8222-222222222222"
-OWNER = Member("0e0e0e0e-0000-4000-8000-0000000000e1", "Olga Owner", ("owner",))
-MEMBER = Member("0f0f0f0f-0000-4000-8000-0000000000f1", "Max Member")
-GUEST = Member("09090909-0000-4000-8000-000000000091", "Gus Guest", ("guest",))
 STRANGER = Person("05050505-0000-4000-8000-000000000051", "Sam Stranger")
 OPERATOR = Person("0c0c0c0c-0000-4000-8000-0000000000c1", "Olive Operator")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -85,20 +79,6 @@ async def let_members(
     storage: SqliteStorage, tenant: str = TENANT_A, team: str = TEAMS_TEAM, value: bool = True
 ) -> None:
     await storage.put_team_settings(TeamSettings(tenant, team, value, START, OWNER.user_id))
-
-
-@pytest.fixture
-def ca(tmp_path: Path) -> CA:
-    return make_ca(tmp_path)
-
-
-@pytest.fixture
-def graph(ca: CA) -> Iterator[GraphStandIn]:
-    stand_in = GraphStandIn(ssl_context=ca.server_context)
-    stand_in.set_team(TEAM_A, TENANT_A, [OWNER, MEMBER, GUEST])
-    stand_in.set_team(TEAM_B, TENANT_B, [MEMBER, OWNER])
-    yield stand_in
-    stand_in.stop()
 
 
 @pytest.fixture

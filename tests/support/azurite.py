@@ -27,15 +27,6 @@ _FLAGS = (
     "--silent",
     "--disableTelemetry",
 )
-# In memory (nothing left on disk), any API version the SDK speaks, unknown headers ignored,
-# no access log, no telemetry calls from a test run.
-_FLAGS = (
-    "--inMemoryPersistence",
-    "--skipApiVersionCheck",
-    "--loose",
-    "--silent",
-    "--disableTelemetry",
-)
 
 
 @dataclass
