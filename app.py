@@ -24,20 +24,27 @@ from botframework.connector.auth import ServiceClientCredentialsFactory
 from bot.actions import ActionSigner
 from bot.adapter import CachingBotFrameworkAuthentication, RetryingCloudAdapter
 from bot.audit import Audit
+from bot.branding import Brand, Branding
+from bot.bulk import BulkMapper
 from bot.credentials import CachedCredentialsFactory
+from bot.enterprise_info import EnterpriseInfo
 from bot.graph import GraphClient, GraphUnavailable, MsalTenantTokens, TenantTokens
-from bot.handlers import BotOptions, MappingBot
+from bot.handlers import MappingBot
 from bot.http import SERVICES, Services, make_app
 from bot.inbound_auth import BotFrameworkAuth
 from bot.logs import configure
 from bot.mappings import MappingService
 from bot.operations import Operations
+from bot.payment import PaymentGate
 from bot.permissions import Permissions
+from bot.proactive import ProactiveNotices
 from bot.settings import AppType, BotSettings, Settings, load_settings
 from bot.storage.base import Storage
 from bot.storage.factory import open_storage
 from bot.teams import TeamsBot, on_turn_error
 from bot.tenancy import tenancy_from_settings
+from bot.throttle import SendLimiter
+from bot.turn import BotOptions
 from contextsms import ContextSMSClient
 from contextsms.settings_errors import SettingsError
 
@@ -95,7 +102,8 @@ def build_services(
             ConfigurationBotFrameworkAuthentication(
                 configuration, credentials_factory=credentials_factory
             )
-        )
+        ),
+        limiter=SendLimiter(),
     )
     adapter.on_turn_error = on_turn_error
     audit = Audit(storage)
@@ -107,14 +115,38 @@ def build_services(
         graph, storage, bot.operators(), cache_seconds=bot.bot_role_cache_seconds
     )
     region = bot.bot_default_region.upper()
+    info = EnterpriseInfo(client, ttl=bot.bot_brand_cache_seconds)
+    branding = Branding(
+        client, info, Brand(product=bot.bot_product_name), ttl=bot.bot_brand_cache_seconds
+    )
+    payments = PaymentGate(
+        client, info, enabled=bot.bot_payment_check, on_failure=bot.bot_payment_check_failure,
+        ttl=bot.bot_payment_cache_seconds,
+    )  # fmt: skip
+    notices = ProactiveNotices(adapter, storage, bot.authenticated_app_id)
+    service = MappingService(client)
     mapping_bot = MappingBot(
-        MappingService(client),
+        service,
         ActionSigner(settings.signing_key()),
         BotOptions(default_region=region, product=bot.bot_product_name),
         tenancy=tenancy,
         permissions=permissions,
         audit=audit,
         operations=Operations(client, tenancy, audit, region=region),
+        branding=branding,
+        payments=payments,
+        notices=notices,
+        bulk=BulkMapper(
+            service,
+            client,
+            storage,
+            payments,
+            audit,
+            notices,
+            branding,
+            concurrency=bot.bot_bulk_concurrency,
+            max_rows=bot.bot_bulk_max_rows,
+        ),
     )
     app_id = bot.authenticated_app_id
     if inbound_auth is None and app_id is not None:

@@ -47,6 +47,17 @@ class CardVerb(StrEnum):
     LINKS = "links"
     UNLINK_ASK = "unlink.ask"
     UNLINK_CONFIRM = "unlink.confirm"
+    # Finding numbers: `id` the query, `page`; unmapping what it found in another channel:
+    # `id` the mapping, `to` the channel the card showed it in.
+    FIND = "find"
+    FIND_UNMAP_ASK = "find.unmap.ask"
+    FIND_UNMAP_CONFIRM = "find.unmap.confirm"
+    # Bulk mapping: the form, its preview, applying a previewed run (`id` the run, `to`
+    # "move" or "new": whether numbers of other channels are moved), and a run's state now.
+    BULK_FORM = "bulk.form"
+    BULK_PREVIEW = "bulk.preview"
+    BULK_APPLY = "bulk.apply"
+    BULK_SHOW = "bulk.show"
 
 
 class TamperedAction(Exception):
@@ -58,13 +69,16 @@ class ActionContext:
     """What a card action acts on. `channel` is "" for cards sent outside a channel;
     `enterprise` is "" for cards sent where no enterprise was linked; `tenant` is None only on
     cards made before tenants were signed. `mapping_id` is the object the verb acts on (a
-    mapping, an enterprise, a link's tenant or team, a history position)."""
+    mapping, an enterprise, a link's tenant or team, a history position, a query, a bulk run);
+    `target` a second one where a verb needs it (the channel a mapping was shown in, a
+    choice)."""
 
     channel: str
     enterprise: str
     mapping_id: str | None = None
     page: int | None = None
     tenant: str | None = None
+    target: str | None = None
 
     def to_wire(self) -> dict[str, str]:
         wire = {"ch": self.channel, "ent": self.enterprise}
@@ -74,11 +88,13 @@ class ActionContext:
             wire["id"] = self.mapping_id
         if self.page is not None:
             wire["page"] = str(self.page)
+        if self.target is not None:
+            wire["to"] = self.target
         return wire
 
     @classmethod
     def from_wire(cls, wire: dict[str, str]) -> ActionContext:
-        unknown = set(wire) - {"ch", "ent", "id", "page", "ten"}
+        unknown = set(wire) - {"ch", "ent", "id", "page", "ten", "to"}
         if unknown or "ent" not in wire:
             raise TamperedAction("malformed context")
         page = wire.get("page")
@@ -90,10 +106,13 @@ class ActionContext:
             mapping_id=wire.get("id"),
             page=int(page) if page is not None else None,
             tenant=wire.get("ten"),
+            target=wire.get("to"),
         )
 
-    def at(self, *, mapping_id: str | None = None, page: int | None = None) -> ActionContext:
-        return ActionContext(self.channel, self.enterprise, mapping_id, page, self.tenant)
+    def at(
+        self, *, mapping_id: str | None = None, page: int | None = None, target: str | None = None
+    ) -> ActionContext:
+        return ActionContext(self.channel, self.enterprise, mapping_id, page, self.tenant, target)
 
 
 class _SignedData(BaseModel):

@@ -30,6 +30,7 @@ from msrest.exceptions import HttpOperationError
 from bot import activity_log
 from bot.credentials import CachedAppCredentials
 from bot.logs import event
+from bot.throttle import SendLimiter
 from contextsms.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger("bot.adapter")
@@ -45,9 +46,13 @@ def _status_of(exc: HttpOperationError) -> tuple[int | None, str | None]:
 
 
 class RetryingCloudAdapter(CloudAdapter):  # type: ignore[misc]
-    def __init__(self, *args: Any, retry: RetryPolicy | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, retry: RetryPolicy | None = None, limiter: SendLimiter | None = None,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
         self.retry = retry or RetryPolicy(max_retries=4, base_delay=0.5, max_delay=8.0)
+        self.limiter = limiter or SendLimiter()
 
     async def _with_retries(self, what: str, activity: Activity, call: Any) -> Any:
         attempt = 0

@@ -21,6 +21,7 @@ class Verb(StrEnum):
     SETUP = "setup"
     HISTORY = "history"
     SETTINGS = "settings"
+    FIND = "find"
     # Operators only (anyone else is answered as for a word the bot does not know).
     ENTERPRISES = "enterprises"
     NEW_ENTERPRISE = "new enterprise"
@@ -41,13 +42,14 @@ ALIASES: dict[str, Verb] = {
     "remap": Verb.REMAP, "move": Verb.REMAP,
     "unmap": Verb.UNMAP, "remove": Verb.UNMAP, "delete": Verb.UNMAP,
     "setup": Verb.SETUP, "history": Verb.HISTORY, "settings": Verb.SETTINGS,
+    "find": Verb.FIND, "search": Verb.FIND,
     "enterprises": Verb.ENTERPRISES, "new-enterprise": Verb.NEW_ENTERPRISE,
     "invite": Verb.INVITE, "links": Verb.LINKS, "unlink": Verb.UNLINK,
 }  # fmt: skip
 # Commands of two words: the first word, then the second.
 TWO_WORDS: dict[tuple[str, str], Verb] = {("new", "enterprise"): Verb.NEW_ENTERPRISE}
 # Commands whose words after the first are kept as typed (a code, an id): never a number.
-WITH_ARGUMENT = frozenset({Verb.SETUP, Verb.INVITE, Verb.UNLINK})
+WITH_ARGUMENT = frozenset({Verb.SETUP, Verb.INVITE, Verb.UNLINK, Verb.FIND})
 
 NEEDS_NUMBER = frozenset({Verb.MAP, Verb.REMAP, Verb.UNMAP})
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
@@ -81,6 +83,9 @@ class Command:
     name_problem: str | None = None  # why the name cannot be used
     # The words after a command of WITH_ARGUMENT. A setup code is a secret: never in a repr.
     argument: str = field(default="", repr=False)
+    # `map` followed by several lines (typed, pasted, or sent by Teams as HTML): each line as
+    # typed, for a bulk map; empty for a one-line command.
+    lines: tuple[str, ...] = field(default=(), repr=False)
 
 
 def name_problem(name: str) -> str | None:
@@ -106,7 +111,9 @@ def clean_text(text: str) -> str:
     return " ".join(plain.replace("\u00a0", " ").split())
 
 
-def parse(text: str, default_region: str = "US") -> Command:
+def parse(text: str, default_region: str = "US", html: str | None = None) -> Command:
+    """The command in a message's text; `html` is the message's HTML form, where Teams sent
+    one (its line breaks are <p> and <br>)."""
     words = clean_text(text).split(" ")
     head = words[0].lower() if words and words[0] else ""
     rest = words[1:]

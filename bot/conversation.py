@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 GENERAL = "General"
 
@@ -53,3 +53,11 @@ class Conversation:
         if channel_id == self.channel_id and self.channel_name:
             return self.channel_name
         return general_channel_name(channel_id, self.team_id)
+
+
+class CardUpdater(Protocol):
+    """Puts a new card in place of the one a card action came from, later in the same work
+    (a bulk run's progress). The glue implements it with the connector's update."""
+
+    async def update(self, card: dict[str, Any]) -> None:
+        """Replace the card; raises when Teams refuses or cannot be reached."""

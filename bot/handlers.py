@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from enum import Enum
-from typing import Any, Generic, TypeVar, assert_never
+from collections.abc import Awaitable
+from typing import Any, assert_never
 
 from bot import activity_log
 from bot.actions import ActionContext, ActionSigner, CardAction, CardVerb, TamperedAction
 from bot.audit import Audit
+from bot.branding import Brand, Branding
+from bot.bulk import BulkMapper
+from bot.bulk_chat import BulkChat
 from bot.commands import OPERATOR_VERBS, Command, Verb, from_form, parse
-from bot.conversation import Conversation, Person, TeamDirectory
+from bot.conversation import CardUpdater, Conversation, TeamDirectory
+from bot.finding import FindHandlers
 from bot.mappings import (
     InAnotherChannel,
     Mapped,
@@ -35,13 +36,30 @@ from bot.mappings import (
     TakenInEnterprise,
     Unmapped,
 )
+from bot.notices import Notices, NumberLeft
 from bot.operations import InvalidEnterpriseForm, Operations, enterprise_form
+from bot.payment import Paid, PaymentGate, PaymentUnknown, Unpaid
 from bot.permissions import Allowed, CannotTell, NotAllowed, Permissions, Role
-from bot.storage.models import AuditAction, Link
+from bot.storage.models import AuditAction
 from bot.tenancy import Linked, NoTenant, SetupRefused, Tenancy
+from bot.turn import (
+    ON_THE_LINK,
+    OWNER,
+    SET_UP,
+    Access,
+    ActionHandler,
+    BotOptions,
+    Change,
+    CommandHandler,
+    Refusal,
+    Route,
+    Turn,
+    no_longer_mapped,
+    page_of,
+)
 from cards.elements import Card
 from cards.operator import link_target
-from cards.screens import PAGE_SIZE, Screens, number_text
+from cards.screens import PAGE_SIZE, Screens
 from contextsms import (
     ContextSMSError,
     DeadlineExceeded,
@@ -55,13 +73,6 @@ from contextsms.models import Mapping
 from contextsms.retry import Deadline
 
 log = logging.getLogger("bot")
-
-# How long one request may take at the API in all, retries included. Teams waits less (5 s
-# for a card action, 15 s for a message): bot/teams.py answers in time with a "working on it"
-# card and updates it when the work is done.
-API_DEADLINE = 30.0
-OWNER = "an owner of this team"  # who may do what only owners may, when Graph says who is not
-SET_UP = "set up this organization or team with a code"  # what a refused person may not do
 
 # What each API failure tells the person, most specific first.
 API_FAILURES: list[tuple[type[ContextSMSError], str, str]] = [
@@ -80,133 +91,11 @@ API_FAILURES: list[tuple[type[ContextSMSError], str, str]] = [
 ]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class BotOptions:
-    default_region: str = "US"
-    product: str = "ContextSMS"
-    deadline: float = API_DEADLINE
-    # How long who may change what is looked up (Graph and its token) before the change is
-    # refused as not checkable: within Teams' 5 s for a card action's answer, and its 15 s for
-    # a message's (whose change then has the "working on it" card's time).
-    permission_wait_action: float = 3.0
-    permission_wait_message: float = 8.0
-
-
-class Refusal(Exception):
-    """A request we decline with a card (never an error trace). `outcome` names it in the
-    activity log: "refused", or "invalid" for input that cannot be used."""
-
-    def __init__(self, card: Card, outcome: str = "refused") -> None:
-        super().__init__(outcome)
-        self.card = card
-        self.outcome = outcome
-
-
-class Access(Enum):
-    ANYONE = "anyone"  # help, setup (which checks its own people): in any tenant, linked or not
-    READ = "read"  # any member of a linked team
-    CHANGE = "change"  # owners and operators, or every member where the team's option says so
-    MANAGE = "manage"  # owners and operators (history, settings)
-    OPERATOR = "operator"  # the reseller's operators; anyone else is told nothing of it
-
-
-ON_THE_LINK = frozenset({Access.READ, Access.CHANGE, Access.MANAGE})
-
-
-@dataclass(frozen=True)
-class Change:
-    """A mapping change under way, recorded in the audit trail however it ends."""
-
-    action: AuditAction
-    number: str | None = None
-    before: str | None = None  # channel ids
-    after: str | None = None
-
-
-@dataclass
-class Turn:
-    """One message or action: where it comes from, its link, its cards and its time budget."""
-
-    conversation: Conversation
-    screens: Screens
-    link: Link | None
-    limit: Deadline
-    directory: TeamDirectory
-    operator: bool
-    permission_wait: float  # seconds the permission check may take in this turn
-    change: Change | None = None
-    about_enterprises: bool = False  # an operator's change: an unknown outcome shows those
-
-    @property
-    def channel_id(self) -> str:
-        assert self.conversation.channel_id is not None  # routes that need one check first
-        return self.conversation.channel_id
-
-    @property
-    def enterprise_id(self) -> str:
-        assert self.link is not None  # routes on the link are admitted only with one
-        return self.link.enterprise_id
-
-    @property
-    def person(self) -> Person:
-        assert self.conversation.user is not None  # operators are known people
-        return self.conversation.user
-
-    async def channel_names(self) -> dict[str, str]:
-        """The team's channel names as Teams tells them; none when Teams cannot say."""
-        try:
-            return await self.directory.channel_names()
-        except Exception:  # a name is a nicety: callers fall back to the id
-            log.warning("could not read channel names", exc_info=True)
-            return {}
-
-    async def channel_label(self, channel_id: str) -> str:
-        known = self.conversation.known_channel_name(channel_id)
-        if known:
-            return known
-        names = await self.channel_names()
-        if channel_id in names:
-            return names[channel_id]
-        if channel_id == self.conversation.channel_id:
-            return "this channel"
-        return f"another channel ({channel_id})"
-
-
-CommandHandler = Callable[[Turn, Command], Awaitable[Card]]
-ActionHandler = Callable[[Turn, ActionContext, CardAction], Awaitable[Card]]
-
-
-H = TypeVar("H", CommandHandler, ActionHandler)
-R = TypeVar("R")
-
-
-def page_of(rows: Sequence[R], page: int) -> tuple[list[R], int, int]:
-    """The rows of page `page` (kept within the pages there are), that page, and how many
-    pages there are (at least one, even without rows)."""
-    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
-    return list(rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]), page, pages
-
-
-@dataclass(frozen=True)
-class Route(Generic[H]):
-    handler: H
-    access: Access
-    in_channel: bool = False  # it maps numbers to the channel it comes from, so it needs one
-    what: str = "map, move or unmap numbers here"  # what a refused person may not do
-    changes: bool = False  # it writes: a card made where no enterprise was linked may not
-
-
-def no_longer_mapped(number: str | None) -> str:
-    """The notice for a number someone unmapped since the card was sent."""
-    which = number_text(number) if number else "That number"
-    return f"{which} is no longer mapped in your organization, so nothing was changed."
-
-
 class MappingBot:
     def __init__(
         self, service: MappingService, signer: ActionSigner, options: BotOptions, *,
         tenancy: Tenancy, permissions: Permissions, audit: Audit, operations: Operations,
+        branding: Branding, payments: PaymentGate, notices: Notices, bulk: BulkMapper,
     ) -> None:  # fmt: skip
         self.service = service
         self.signer = signer
@@ -215,8 +104,14 @@ class MappingBot:
         self.permissions = permissions
         self.audit = audit
         self.operations = operations
+        self.branding = branding
+        self.payments = payments
+        self.notices = notices
+        self.find = FindHandlers(self)
+        self.bulk = BulkChat(self, bulk)
         history = "see this team's history"
         settings = "change who may map numbers in this team"
+        many = "map many numbers at once"
         self._commands: dict[Verb, Route[CommandHandler]] = {
             Verb.HELP: Route(self.help_command, Access.ANYONE),
             Verb.SETUP: Route(self.setup_command, Access.ANYONE),
@@ -227,6 +122,7 @@ class MappingBot:
             Verb.UNMAP: Route(self.unmap_command, Access.CHANGE, in_channel=True),
             Verb.HISTORY: Route(self.history_command, Access.MANAGE, what=history),
             Verb.SETTINGS: Route(self.settings_command, Access.MANAGE, what=settings),
+            Verb.FIND: Route(self.find.find_command, Access.READ),
             Verb.ENTERPRISES: Route(self.enterprises_command, Access.OPERATOR),
             Verb.NEW_ENTERPRISE: Route(self.new_enterprise_command, Access.OPERATOR),
             Verb.INVITE: Route(self.invite_command, Access.OPERATOR),
@@ -255,6 +151,21 @@ class MappingBot:
             CardVerb.SETTINGS_MEMBERS_OFF: Route(
                 self.on_only_owners_change, Access.MANAGE, what=settings, changes=True
             ),
+            CardVerb.FIND: Route(self.find.on_find, Access.READ),
+            CardVerb.FIND_UNMAP_ASK: Route(
+                self.find.on_unmap_ask, change, in_channel=True, changes=True
+            ),
+            CardVerb.FIND_UNMAP_CONFIRM: Route(
+                self.find.on_unmap_confirm, change, in_channel=True, changes=True
+            ),
+            CardVerb.BULK_FORM: Route(self.bulk.on_form, Access.MANAGE, in_channel=True, what=many),
+            CardVerb.BULK_PREVIEW: Route(
+                self.bulk.on_preview, Access.MANAGE, in_channel=True, what=many, changes=True
+            ),
+            CardVerb.BULK_APPLY: Route(
+                self.bulk.on_apply, Access.MANAGE, in_channel=True, what=many, changes=True
+            ),
+            CardVerb.BULK_SHOW: Route(self.bulk.on_show, Access.MANAGE, in_channel=True, what=many),
             CardVerb.ENTERPRISES: Route(self.on_enterprises, operator),
             CardVerb.ENTERPRISE_NEW: Route(self.on_enterprise_new, operator),
             CardVerb.ENTERPRISE_CREATE: Route(self.on_enterprise_create, operator, changes=True),
@@ -273,24 +184,37 @@ class MappingBot:
     def command_verbs(self) -> frozenset[Verb]:
         return frozenset(self._commands)
 
-    def screens(self, conversation: Conversation, enterprise_id: str = "") -> Screens:
-        """The cards of this conversation, their buttons signed for its tenant, its channel and
-        `enterprise_id` ("" where none is linked)."""
+    def screens(
+        self, conversation: Conversation, enterprise_id: str = "", brand: Brand | None = None
+    ) -> Screens:
+        """The cards of this conversation in `brand` (the deployment's by default), their
+        buttons signed for its tenant, its channel and `enterprise_id` ("" where none is
+        linked)."""
         ctx = ActionContext(
             channel=conversation.channel_id or "", enterprise=enterprise_id,
             tenant=conversation.tenant_id,
         )  # fmt: skip
-        return Screens(self.signer, ctx, self.options.product, self.options.default_region)
+        return Screens(
+            self.signer, ctx, brand or self.branding.default, self.options.default_region
+        )
+
+    async def aclose(self) -> None:
+        """Let bulk runs and notices under way finish, for a little while."""
+        await self.bulk.aclose()
+        await self.notices.aclose()
 
     async def _turn(
-        self, conversation: Conversation, directory: TeamDirectory, permission_wait: float
-    ) -> Turn:
-        """The turn of this conversation, with its link (raises NoTenant)."""
+        self, conversation: Conversation, directory: TeamDirectory, permission_wait: float,
+        updater: CardUpdater | None = None,
+    ) -> Turn:  # fmt: skip
+        """The turn of this conversation, with its link and its brand (raises NoTenant)."""
         link = await self.tenancy.link_of(conversation)
+        enterprise_id = link.enterprise_id if link else ""
+        brand = await self.branding.brand_of(link.enterprise_id if link else None)
         return Turn(
-            conversation, self.screens(conversation, link.enterprise_id if link else ""), link,
+            conversation, self.screens(conversation, enterprise_id, brand), link,
             Deadline(self.options.deadline), directory, self.permissions.is_operator(conversation),
-            permission_wait,
+            permission_wait, updater,
         )  # fmt: skip
 
     def _no_tenant(self, conversation: Conversation) -> Card:
@@ -325,9 +249,11 @@ class MappingBot:
         )
 
     async def on_message(
-        self, conversation: Conversation, text: str, directory: TeamDirectory
-    ) -> Card:
-        command = parse(text, self.options.default_region)
+        self, conversation: Conversation, text: str, directory: TeamDirectory,
+        html: str | None = None,
+    ) -> Card:  # fmt: skip
+        """A typed message; `html` is its HTML form where Teams sent one."""
+        command = parse(text, self.options.default_region, html=html)
         try:
             turn = await self._turn(conversation, directory, self.options.permission_wait_message)
         except NoTenant:
@@ -339,16 +265,20 @@ class MappingBot:
         return await self._guard(turn, self._command(turn, command, known))
 
     async def on_action(
-        self, conversation: Conversation, action: CardAction, directory: TeamDirectory
-    ) -> Card:
-        """A card's button, parsed by `bot.actions.parse_invoke`: checked, then handled."""
+        self, conversation: Conversation, action: CardAction, directory: TeamDirectory,
+        updater: CardUpdater | None = None,
+    ) -> Card:  # fmt: skip
+        """A card's button, parsed by `bot.actions.parse_invoke`: checked, then handled.
+        `updater` replaces the clicked card later, for work that reports as it goes."""
         activity_log.note(verb=action.verb.value)
         try:
             ctx = self.signer.verify(action)
         except TamperedAction as exc:
             return self.tampered(conversation, exc)
         try:
-            turn = await self._turn(conversation, directory, self.options.permission_wait_action)
+            turn = await self._turn(
+                conversation, directory, self.options.permission_wait_action, updater
+            )
         except NoTenant:
             return self._no_tenant(conversation)
         route = self._verbs[action.verb]
@@ -542,6 +472,8 @@ class MappingBot:
         return await self._status(turn)
 
     async def map_command(self, turn: Turn, command: Command) -> Card:
+        if len(command.lines) > 1:
+            return await self.bulk.map_lines(turn, command)
         return await self._map(turn, self._number(turn, command), command.name)
 
     async def remap_command(self, turn: Turn, command: Command) -> Card:
@@ -598,7 +530,40 @@ class MappingBot:
         shown, page, pages = page_of(mappings, page)
         return turn.screens.status(label, shown, notice, page, pages)
 
+    async def paid(self, turn: Turn) -> None:
+        """Raise a Refusal unless the enterprise may map and move numbers now (its
+        subscription is active, or cannot be checked and the deployment allows it then)."""
+        answer = await self.payments.check(turn.enterprise_id, turn.limit)
+        match answer:
+            case Paid():
+                return
+            case Unpaid(status):
+                raise Refusal(turn.screens.payment_required(status))
+            case PaymentUnknown(reason):
+                log.warning("payment check failed (%s): change refused", reason)
+                raise Refusal(turn.screens.payment_unknown())
+            case _:
+                assert_never(answer)
+
+    def notify_left(
+        self, turn: Turn, number: str, from_channel: str, to_channel: str | None,
+        to_label: str | None,
+    ) -> None:  # fmt: skip
+        """Tell the channel that lost `number` where it went, unless it is this one (its card
+        says so already). In the background: the change stands whatever becomes of it."""
+        if from_channel == turn.conversation.channel_id or not turn.conversation.tenant_id:
+            return
+        self.notices.number_left(
+            NumberLeft(
+                tenant_id=turn.conversation.tenant_id, enterprise_id=turn.enterprise_id,
+                number=number, from_channel=from_channel, to_channel=to_channel,
+                to_label=to_label, by=turn.conversation.user,
+            ),
+            turn.screens.brand,
+        )  # fmt: skip
+
     async def _map(self, turn: Turn, number: str, name: str | None) -> Card:
+        await self.paid(turn)
         turn.change = Change(AuditAction.MAP, number, after=turn.channel_id)
         outcome = await self.service.map(
             turn.enterprise_id, turn.channel_id, number, name, turn.limit
@@ -624,6 +589,8 @@ class MappingBot:
         turn.change = None
 
     async def _move_here(self, turn: Turn, existing: Mapping | None, number: str) -> Card:
+        if existing is not None and existing.messaging_app_id != turn.channel_id:
+            await self.paid(turn)
         if existing is not None:
             turn.change = Change(
                 AuditAction.REMAP, number, existing.messaging_app_id, turn.channel_id
@@ -638,6 +605,11 @@ class MappingBot:
             case Moved(mapping, from_channel, already):
                 await self._done(turn, changed=not already)
                 source = await turn.channel_label(from_channel) if from_channel else None
+                if from_channel and not already:
+                    here = await turn.channel_label(turn.channel_id)
+                    self.notify_left(
+                        turn, mapping.phone_number, from_channel, turn.channel_id, here
+                    )
                 return turn.screens.moved(mapping, source, already)
             case _:
                 assert_never(outcome)
@@ -829,6 +801,7 @@ class MappingBot:
                 "invalid",
             )
         existing = await self._still_here(turn, existing)
+        await self.paid(turn)
         turn.change = Change(AuditAction.REMAP, existing.phone_number, turn.channel_id, target)
         outcome = await self.service.move(existing, target, turn.limit)
         match outcome:

@@ -38,6 +38,11 @@ class AppType(StrEnum):
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
+class PaymentCheckFailure(StrEnum):
+    ALLOW = "allow"
+    REFUSE = "refuse"
+
+
 class StorageKind(StrEnum):
     SQLITE = "sqlite"
     AZURE_TABLE = "azure_table"
@@ -160,6 +165,17 @@ class BotSettings(BaseSettings):
     # Where team ownership is read (Microsoft Graph; national clouds have their own).
     bot_graph_url: AnyHttpUrl = AnyHttpUrl("https://graph.microsoft.com")
     bot_role_cache_seconds: float = Field(default=300.0, ge=0, le=3600)
+    # A linked enterprise's CSP brand (name, logo, colour), read again after this long.
+    bot_brand_cache_seconds: float = Field(default=600.0, ge=0, le=86400)
+    # Maps and moves need the enterprise's subscription to be active (the platform bills it
+    # too): checked before each, its answer kept this long; when the check itself fails,
+    # `allow` lets the change through (logged) and `refuse` refuses it.
+    bot_payment_check: bool = True
+    bot_payment_check_failure: PaymentCheckFailure = PaymentCheckFailure.ALLOW
+    bot_payment_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Bulk mapping: at most this many numbers in one list, this many API changes at a time.
+    bot_bulk_max_rows: int = Field(default=500, ge=1, le=5000)
+    bot_bulk_concurrency: int = Field(default=4, ge=1, le=16)
     # Storage of links, setup codes, audit trail, conversation references: SQLite (one file,
     # the default) or Azure Table storage (several instances), by connection string or by
     # account URL with the app's managed identity.

@@ -8,8 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.actions import ActionContext, CardVerb
-from cards.elements import Element, execute, text
+from bot.branding import Brand
+from cards.elements import Card, Element, card, execute, text
 from contextsms.phone import national_format
+
+DEFAULT_BRAND = Brand()
 
 Sign = Callable[[CardVerb, ActionContext], dict[str, Any]]
 
@@ -38,23 +41,37 @@ def number_text(e164: str) -> str:
     return f"{national} ({e164})" if national != e164 else national
 
 
+def branded(body: list[Element], actions: list[Element] | None, brand: Brand) -> Card:
+    """A card in `brand`: every card the bot sends is made here (or by `ScreenBase.card`).
+    SKELETON until issue 9's part 1 adds the brand's logo and colour."""
+    return card(body, actions)
+
+
 class ScreenBase:
     """Bound to one conversation: its buttons are signed for that tenant, channel and
     enterprise."""
 
     def __init__(
-        self, sign: Sign, ctx: ActionContext, product: str = "ContextSMS", region: str = "US"
+        self, sign: Sign, ctx: ActionContext, brand: Brand = DEFAULT_BRAND, region: str = "US"
     ) -> None:
         self._sign = sign
         self._ctx = ctx
-        self.product = product
+        self.brand = brand
         self.region = region
+
+    @property
+    def product(self) -> str:
+        return self.brand.product
+
+    def card(self, body: list[Element], actions: list[Element] | None = None) -> Card:
+        """A card of this conversation, in its brand."""
+        return branded(body, actions, self.brand)
 
     def act(
         self, title: str, verb: CardVerb, *, style: str | None = None, inputs: bool = False,
-        mapping_id: str | None = None, page: int | None = None,
+        mapping_id: str | None = None, page: int | None = None, target: str | None = None,
     ) -> Element:  # fmt: skip
-        data = self._sign(verb, self._ctx.at(mapping_id=mapping_id, page=page))
+        data = self._sign(verb, self._ctx.at(mapping_id=mapping_id, page=page, target=target))
         return execute(title, verb.value, data, style=style, inputs=inputs)
 
     def _pager(self, verb: CardVerb, page: int, pages: int, body: list[Element]) -> list[Element]:

@@ -224,6 +224,37 @@ class OrganizationScreens(ScreenBase):
             [self.act("Help", CardVerb.HELP)],
         )
 
+    # -- payment ----------------------------------------------------------------------------
+
+    def payment_required(self, status: str) -> Card:
+        """A map or move refused: the enterprise's subscription is not active."""
+        return card(
+            [
+                heading("Your subscription is not active", "attention"),
+                text(
+                    f"Your organization's {self.product} subscription is "
+                    f"{plain(status, DETAIL_SHOWN)}, so numbers cannot be mapped or moved. "
+                    f"Nothing was changed. Contact your {self.product} provider to renew it; "
+                    "you can still look at your numbers and unmap them."
+                ),
+            ],
+            [self.act("This channel's numbers", CardVerb.STATUS)],
+        )
+
+    def payment_unknown(self) -> Card:
+        """A map or move refused: the subscription could not be checked."""
+        return card(
+            [
+                heading("I cannot check your subscription right now", "attention"),
+                text(
+                    f"{self.product} could not tell me whether your organization's subscription "
+                    "is active, so I did not map or move anything. Nothing was changed. Try "
+                    "again in a few minutes."
+                ),
+            ],
+            [self.act("This channel's numbers", CardVerb.STATUS)],
+        )
+
     # -- cards that cannot act here -----------------------------------------------------------
 
     def foreign_tenant(self) -> Card:

@@ -8,6 +8,7 @@ import phonenumbers
 from bot.actions import CardVerb
 from bot.commands import NAME_LIMIT
 from cards.base import NAME_SHOWN, PAGE_SIZE, ROW_SHOWN, TYPED_LIMIT, number_text, when
+from cards.bulk import BulkScreens
 from cards.elements import (
     Card,
     Element,
@@ -19,6 +20,7 @@ from cards.elements import (
     heading,
     text,
 )
+from cards.find import FindScreens
 from cards.markdown import plain, shorten
 from cards.operator import OperatorScreens
 from cards.organization import OrganizationScreens
@@ -72,7 +74,7 @@ def example_number(region: str) -> tuple[str, str]:
     return str(e164), str(national)
 
 
-class Screens(OrganizationScreens, OperatorScreens):
+class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
     """Every card of one conversation: the mapping screens here, the organization's and the
     operators' in their own modules."""
 

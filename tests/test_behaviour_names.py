@@ -9,8 +9,9 @@ import pytest
 from markdown_it import MarkdownIt
 from pydantic import SecretStr
 
-from bot.handlers import BotOptions, MappingBot
+from bot.handlers import MappingBot
 from bot.mappings import MappingService
+from bot.turn import BotOptions
 from cards.elements import Card
 from cards.markdown import plain
 from contextsms import ClientOptions, ContextSMSClient, RetryPolicy

@@ -21,13 +21,14 @@ from bot.actions import ActionSigner, TamperedAction, card_action
 from bot.audit import Audit
 from bot.conversation import Conversation, Person, TeamDirectory
 from bot.graph import GraphClient, MsalTenantTokens
-from bot.handlers import BotOptions, MappingBot
+from bot.handlers import MappingBot
 from bot.mappings import MappingService
 from bot.operations import Operations
 from bot.permissions import Permissions
 from bot.storage.models import AuditEntry
 from bot.storage.sqlite import SqliteStorage
 from bot.tenancy import Tenancy
+from bot.turn import BotOptions
 from cards.elements import Card
 from contextsms import ContextSMSClient
 from contextsms.models import Enterprise, EnterpriseCreate, MappingCreate
@@ -36,6 +37,7 @@ from standins.graph import GraphStandIn, Member
 from standins.tls import make_ca
 from tests.conftest import fresh_number, make_client
 from tests.support.cards_text import elements
+from tests.support.features import bot_features, new_features
 
 GENERAL = "19:general@thread.tacv2"
 SALES = "19:sales@thread.tacv2"
@@ -110,7 +112,7 @@ def with_service(bot: MappingBot, service: MappingService, options: BotOptions) 
     """Another bot over the same organizations, people and audit trail."""
     return MappingBot(
         service, bot.signer, options, tenancy=bot.tenancy, permissions=bot.permissions,
-        audit=bot.audit, operations=bot.operations,
+        audit=bot.audit, operations=bot.operations, **bot_features(bot),
     )  # fmt: skip
 
 
@@ -137,6 +139,7 @@ async def world(
             bot = MappingBot(
                 MappingService(client), ActionSigner(b"k"), BotOptions(), tenancy=tenancy,
                 permissions=permissions, audit=audit, operations=Operations(client, tenancy, audit),
+                **new_features(client, storage, audit),
             )  # fmt: skip
             yield World(bot, graph, storage, enterprise)
     finally:
@@ -515,7 +518,7 @@ async def test_moving_a_number_someone_unmapped_meanwhile_says_it_is_not_mapped(
 
 
 def test_one_paging_rule_for_every_paged_card() -> None:
-    from bot.handlers import page_of
+    from bot.turn import page_of
     from cards.screens import PAGE_SIZE
 
     rows = list(range(2 * PAGE_SIZE + 3))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.actions import ActionContext, ActionSigner
+from bot.branding import Brand
 from bot.conversation import Conversation
 from bot.handlers import MappingBot
 from bot.operations import EnterpriseLinks, FieldProblem
@@ -172,9 +173,7 @@ WORST = {
 
 def worst_cards(worst: Worst) -> dict[str, Card]:
     """The largest card of each kind the Screens can build."""
-    s = Screens(
-        ActionSigner(b"k"), ActionContext(GENERAL, "E" + LONG_ID, tenant=GUID), "ContextSMS"
-    )
+    s = Screens(ActionSigner(b"k"), ActionContext(GENERAL, "E" + LONG_ID, tenant=GUID), Brand())
     page = [mapping(i, channel=GENERAL, name=worst.name) for i in range(10)]
     one, channel, typed = page[0], worst.channel, worst.typed * HUGE
     many = [(f"19:{i}", f"{i} {channel}") for i in range(1000)]

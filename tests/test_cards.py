@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from bot.actions import ActionContext, ActionSigner, TamperedAction, card_action
+from bot.branding import Brand
 from bot.operations import EnterpriseLinks, FieldProblem
 from bot.storage.models import AuditAction, AuditEntry, Link
 from bot.tenancy import IssuedCode, SetupProblem
@@ -125,7 +126,7 @@ def organization_cards(s: Screens) -> dict[str, Card]:
 
 def every_card() -> dict[str, Card]:
     s = Screens(
-        SIGNER, ActionContext("19:general@thread.tacv2", "E0000001", tenant=TENANT), "ContextSMS"
+        SIGNER, ActionContext("19:general@thread.tacv2", "E0000001", tenant=TENANT), Brand()
     )
     many = [mapping(i, name="A rather long name for a number " * 2) for i in range(PAGE_SIZE)]
     cards = {

@@ -21,6 +21,7 @@ from bot.storage.models import AuditAction
 from contextsms import ContextSMSClient
 from sandbox.threaded import RunningSandbox
 from tests.conftest import fresh_number
+from tests.support.features import bot_features
 from tests.test_bot_behaviour import (
     APP_ID,
     GENERAL,
@@ -122,6 +123,7 @@ async def test_when_graph_hangs_a_click_is_answered_in_time_and_changes_nothing(
         hanging = MappingBot(
             bot.service, bot.signer, replace(bot.options, permission_wait_action=1.0),
             tenancy=bot.tenancy, audit=bot.audit, operations=bot.operations,
+            **bot_features(bot),
             permissions=Permissions(
                 GraphClient(base_url=hanging_url, tokens=tokens, http=http), world.storage,
                 frozenset(),

@@ -1,0 +1,21 @@
+"""The linked enterprises' own records (contract 6: name, number, email), read once in a while:
+the brand is found by the enterprise's number and the payment state by its email.
+
+SKELETON (issue 9, part 1 fills it in): the signatures are the contract, see bot/issue9_api.md.
+"""
+
+from __future__ import annotations
+
+from contextsms import ContextSMSClient
+from contextsms.models import Enterprise
+from contextsms.retry import Deadline
+
+
+class EnterpriseInfo:
+    def __init__(self, client: ContextSMSClient, *, ttl: float = 600.0) -> None:
+        self.client = client
+        self.ttl = ttl
+
+    async def get(self, enterprise_id: str, limit: Deadline) -> Enterprise:
+        """The enterprise (cached for `ttl` seconds); raises ContextSMSError."""
+        return await self.client.get_enterprise(enterprise_id, deadline=limit.remaining())

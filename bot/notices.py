@@ -1,0 +1,43 @@
+"""Notices to the channel that lost a number: moved to another channel, or unmapped from a
+card in another channel. Sent in the background through the stored conversation reference;
+a failed notice is logged and never undoes the change.
+
+SKELETON (issue 9, part 3 fills it in): the signatures are the contract, see bot/issue9_api.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.branding import Brand
+from bot.conversation import Person
+
+
+@dataclass(frozen=True)
+class NumberLeft:
+    tenant_id: str  # the tenant of whoever changed it
+    enterprise_id: str
+    number: str  # E.164
+    from_channel: str  # the channel that lost it (its Teams channel id)
+    to_channel: str | None  # where it went; None: unmapped
+    to_label: str | None  # that channel's name as the person's card showed it
+    by: Person | None
+
+
+class Notices(Protocol):
+    def number_left(self, notice: NumberLeft, brand: Brand) -> None:
+        """Send the notice in the background; never raises, never waits for Teams."""
+
+    async def aclose(self) -> None:
+        """Let notices under way finish, for a little while."""
+
+
+class NoNotices:
+    """Where nothing can be posted (the admin command line): notices are only logged."""
+
+    def number_left(self, notice: NumberLeft, brand: Brand) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
