@@ -52,8 +52,15 @@ TWO_WORDS: dict[tuple[str, str], Verb] = {("new", "enterprise"): Verb.NEW_ENTERP
 WITH_ARGUMENT = frozenset({Verb.SETUP, Verb.INVITE, Verb.UNLINK, Verb.FIND})
 
 NEEDS_NUMBER = frozenset({Verb.MAP, Verb.REMAP, Verb.UNMAP})
-_MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+# A mention of the bot: `<at>Bot</at>` in the text, and in the HTML form either that or a span
+# of Skype's Mention type.
+_MENTION = re.compile(
+    r"<at\b[^>]*>.*?</at>|<span\b[^>]*schema\.skype\.com/Mention[^>]*>.*?</span>",
+    re.IGNORECASE | re.DOTALL,
+)
 _TAG = re.compile(r"<[^>]+>")
+# Where the HTML form of a message breaks a line: paragraphs, divisions and line breaks.
+_HTML_BREAK = re.compile(r"<\s*(?:br|/?p|/?div)\b[^>]*>", re.IGNORECASE)
 # A tel: link is one word with its parameters (";ext=9" is refused by normalize).
 _NUMBERISH = re.compile(r"^(?:tel:\S+|[+()\d.\-/]+)$", re.IGNORECASE)
 # A number followed by its extension, as people write one: "x9", "ext. 9", "extension 9",
@@ -111,9 +118,35 @@ def clean_text(text: str) -> str:
     return " ".join(plain.replace("\u00a0", " ").split())
 
 
+def message_lines(text: str, html: str | None = None) -> list[str]:
+    """The non-empty lines of a message, each cleaned as `clean_text` cleans a message: from
+    the text's line breaks or from the HTML form's paragraphs and breaks, whichever holds more
+    (Teams sends both, and either may have lost the breaks)."""
+    plain = [clean_text(line) for line in _MENTION.sub(" ", text or "").splitlines()]
+    marked = [clean_text(part) for part in _HTML_BREAK.split(_MENTION.sub(" ", html or ""))]
+    plain, marked = [x for x in plain if x], [x for x in marked if x]
+    return marked if len(marked) > len(plain) else plain
+
+
+def _bulk_lines(lines: list[str]) -> tuple[str, list[str]] | None:
+    """The verb as typed and the list of a `map` followed by several lines (the first may
+    follow `map` on its own line), or None when the message is not one."""
+    if len(lines) < 2:
+        return None
+    head, _, first = lines[0].partition(" ")
+    if ALIASES.get(head.lower()) is not Verb.MAP:
+        return None
+    listed = [first, *lines[1:]] if first else lines[1:]
+    return (head.lower(), listed) if len(listed) > 1 else None
+
+
 def parse(text: str, default_region: str = "US", html: str | None = None) -> Command:
     """The command in a message's text; `html` is the message's HTML form, where Teams sent
-    one (its line breaks are <p> and <br>)."""
+    one (its line breaks are <p> and <br>). `map` followed by several lines is a list to map
+    (`Command.lines`); any other command is read from its words, line breaks or not."""
+    bulk = _bulk_lines(message_lines(text, html))
+    if bulk is not None:
+        return Command(Verb.MAP, word=bulk[0], lines=tuple(bulk[1]))
     words = clean_text(text).split(" ")
     head = words[0].lower() if words and words[0] else ""
     rest = words[1:]
