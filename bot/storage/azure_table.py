@@ -12,6 +12,12 @@ Tables `{prefix}{Kind}`, keys laid out for the queries the bot makes:
   at the newest. Entries are inserted, never upserted: an id taken by another instance in the
   same millisecond fails the insert and a new id is drawn, so nothing is overwritten.
 - References: partition = conversation id. Roles: partition = tenant and group, row = user.
+- BulkRuns: partition = run id; row `run` is the header (tenant, state, ...), claimed with an
+  ETag-conditional update as a code is. A run's rows and results are JSON text too long for
+  one property (64 KiB) or entity (1 MiB) with 500 rows of long names: they are cut into
+  pieces, one entity each (`rows-NNNN`, `results-GGGGGG-NNNN`), written before the header that
+  names them. Results are rewritten as a run goes, each time as a new generation, so a reader
+  never joins pieces of two writes; the generation replaced is deleted afterwards.
 
 Ids from Teams may hold characters keys cannot (`/ \\ # ?`, control characters): every key is
 percent-encoded with `!` in place of `%`, which keeps it readable and one-to-one.
@@ -48,19 +54,35 @@ from bot.storage.ids import (
 from bot.storage.models import (
     AuditAction,
     AuditEntry,
+    BulkRun,
     CachedRole,
     ConversationRef,
     Link,
+    RunState,
     SetupCode,
     TeamSettings,
+    person_from_wire,
+    person_wire,
+    results_from_json,
+    results_json,
+    rows_from_json,
+    rows_json,
 )
 
-KINDS = ("Links", "Codes", "Failures", "Audit", "References", "Roles", "TeamSettings")
+KINDS = (
+    "Links", "Codes", "Failures", "Audit", "References", "Roles", "TeamSettings", "BulkRuns",
+)  # fmt: skip
 _TENANT_LINK = "!tenant"  # row of a tenant's own link: no encoded team id starts with "!t"
 _NO_TENANT = "!none"  # partition of audit entries without a tenant (the CLI, the start-up)
 _CODE_ROW = "code"
 _REF_ROW = "ref"
 _CONDITIONAL_TRIES = 8  # a conditional write lost to another instance is retried this often
+_RUN_ROW = "run"
+# A piece of a run's JSON, in characters: at most 2 UTF-16 units each (an emoji), so a piece
+# stays under a property's 64 KiB however the names are written.
+PIECE_CHARS = 15_000
+# Pieces written per batch: a transaction holds at most 100 operations and 4 MiB.
+_PIECES_PER_BATCH = 50
 
 
 def key(value: str) -> str:
@@ -155,6 +177,14 @@ def _entry(entity: TableEntity) -> AuditEntry:
     )
 
 
+def _pieces(text: str) -> list[str]:
+    return [text[start : start + PIECE_CHARS] for start in range(0, len(text), PIECE_CHARS)] or [""]
+
+
+def _results_prefix(generation: int) -> str:
+    return f"results-{generation:06d}-"
+
+
 def _etag(entity: TableEntity) -> str:
     return str(entity.metadata["etag"])
 
@@ -183,6 +213,7 @@ class AzureTableStorage:
         self._refs = tables["References"]
         self._roles = tables["Roles"]
         self._team_settings = tables["TeamSettings"]
+        self._runs = tables["BulkRuns"]
         self._tables = tuple(tables.values())
         # Table storage returns a query's rows in key order; Cosmos DB's Table API does not
         # promise any order, so there every match is read and sorted.
@@ -532,6 +563,131 @@ class AzureTableStorage:
             },
             mode=UpdateMode.REPLACE,
         )
+
+    # -- bulk runs ------------------------------------------------------------------------------
+    async def put_bulk_run(self, run: BulkRun) -> None:
+        partition = key(run.run_id)
+        await self._put_pieces(partition, "rows-", _pieces(rows_json(run.rows)))
+        results = _pieces(results_json(run.results, run.rows))
+        await self._put_pieces(partition, _results_prefix(0), results)
+        await self._runs.create_entity(
+            _props(
+                PartitionKey=partition,
+                RowKey=_RUN_ROW,
+                RunId=run.run_id,
+                TenantId=run.tenant_id,
+                TeamId=run.team_id,
+                ChannelId=run.channel_id,
+                EnterpriseId=run.enterprise_id,
+                CreatedBy=person_wire(run.created_by),
+                CreatedAt=time_text(run.created_at),
+                State=run.state.value,
+                Move=run.move,
+                ResultsGeneration=0,
+                ResultPieces=len(results),
+            )
+        )
+
+    async def _put_pieces(self, partition: str, prefix: str, pieces: list[str]) -> None:
+        operations = [
+            (
+                "upsert",
+                {"PartitionKey": partition, "RowKey": f"{prefix}{n:04d}", "Data": piece},
+                {"mode": UpdateMode.REPLACE},
+            )
+            for n, piece in enumerate(pieces)
+        ]
+        for start in range(0, len(operations), _PIECES_PER_BATCH):
+            await self._runs.submit_transaction(operations[start : start + _PIECES_PER_BATCH])
+
+    async def bulk_run(self, run_id: str) -> BulkRun | None:
+        # One query reads the header and every piece of the partition at once.
+        entities = self._runs.query_entities(
+            "PartitionKey eq @partition", parameters={"partition": key(run_id)}
+        )
+        found = {entity["RowKey"]: entity async for entity in entities}
+        header = found.get(_RUN_ROW)
+        if header is None:
+            return None
+        rows = rows_from_json(self._joined(found, "rows-", None))
+        results_text = self._joined(
+            found, _results_prefix(header["ResultsGeneration"]), header["ResultPieces"]
+        )
+        return BulkRun(
+            run_id=header["RunId"],
+            tenant_id=header["TenantId"],
+            team_id=header.get("TeamId"),
+            channel_id=header.get("ChannelId"),
+            enterprise_id=header["EnterpriseId"],
+            created_by=person_from_wire(header.get("CreatedBy")),
+            created_at=from_time_text(header["CreatedAt"]),
+            state=RunState(header["State"]),
+            rows=rows,
+            move=bool(header.get("Move", False)),
+            results=results_from_json(results_text, rows),
+        )
+
+    @staticmethod
+    def _joined(found: dict[str, TableEntity], prefix: str, count: int | None) -> str:
+        names = sorted(name for name in found if name.startswith(prefix))
+        if count is not None:
+            names = [f"{prefix}{n:04d}" for n in range(count)]
+        return "".join(found[name]["Data"] for name in names)
+
+    async def claim_bulk_run(self, run_id: str, tenant_id: str, move: bool) -> BulkRun | None:
+        partition = key(run_id)
+        for _ in range(_CONDITIONAL_TRIES):
+            header = await self._get(self._runs, partition, _RUN_ROW)
+            if (
+                header is None
+                or header["TenantId"] != tenant_id
+                or header["State"] != RunState.PREVIEWED.value
+            ):
+                return None
+            try:
+                await self._runs.update_entity(
+                    {
+                        "PartitionKey": partition,
+                        "RowKey": _RUN_ROW,
+                        "State": RunState.APPLYING.value,
+                        "Move": move,
+                    },
+                    mode=UpdateMode.MERGE,
+                    etag=_etag(header),
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError:
+                continue  # another claim was written first: read the run again
+            except ResourceNotFoundError:
+                return None
+            return await self.bulk_run(run_id)
+        return None
+
+    async def put_bulk_results(self, run: BulkRun) -> None:
+        partition = key(run.run_id)
+        header = await self._get(self._runs, partition, _RUN_ROW)
+        if header is None:
+            raise RuntimeError("the run is not stored")
+        old, old_count = int(header["ResultsGeneration"]), int(header["ResultPieces"])
+        generation = old + 1
+        results = _pieces(results_json(run.results, run.rows))
+        await self._put_pieces(partition, _results_prefix(generation), results)
+        await self._runs.update_entity(
+            {
+                "PartitionKey": partition,
+                "RowKey": _RUN_ROW,
+                "State": run.state.value,
+                "ResultsGeneration": generation,
+                "ResultPieces": len(results),
+            },
+            mode=UpdateMode.MERGE,
+        )
+        stale = [
+            ("delete", {"PartitionKey": partition, "RowKey": f"{_results_prefix(old)}{n:04d}"})
+            for n in range(old_count)
+        ]
+        for start in range(0, len(stale), _PIECES_PER_BATCH):
+            await self._runs.submit_transaction(stale[start : start + _PIECES_PER_BATCH])
 
     async def aclose(self) -> None:
         for table in self._tables:

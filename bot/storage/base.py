@@ -13,6 +13,7 @@ from typing import Protocol
 
 from bot.storage.models import (
     AuditEntry,
+    BulkRun,
     CachedRole,
     ConversationRef,
     Link,
@@ -98,5 +99,20 @@ class Storage(Protocol):
         """The cached answer if it has not expired at `now`."""
 
     async def cache_role(self, role: CachedRole) -> None: ...
+
+    # -- bulk runs ------------------------------------------------------------------------------
+    async def put_bulk_run(self, run: BulkRun) -> None:
+        """Store a new run (its id is new: random), rows and results included."""
+
+    async def bulk_run(self, run_id: str) -> BulkRun | None:
+        """The run with this id as last stored, whatever its tenant; None if unknown."""
+
+    async def claim_bulk_run(self, run_id: str, tenant_id: str, move: bool) -> BulkRun | None:
+        """Turn the run from PREVIEWED to APPLYING with `move` set, if it is `tenant_id`'s and
+        still PREVIEWED, and return it as updated; otherwise None and nothing changes. Safe
+        against a concurrent claim: of two at once, on any instances, exactly one gets it."""
+
+    async def put_bulk_results(self, run: BulkRun) -> None:
+        """Store the run's results and state (its rows are as stored already)."""
 
     async def aclose(self) -> None: ...

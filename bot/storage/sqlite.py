@@ -8,7 +8,7 @@ call would pay the open and the pragmas every time for nothing more.
 Two instances on one file (two bot processes) are kept apart by SQLite's own locking: WAL so
 readers never wait for a writer, every write in a `BEGIN IMMEDIATE` transaction (the write lock
 is taken up front, so two writers queue on the busy timeout instead of one failing on a lock
-upgrade), and a setup code is claimed by one conditional UPDATE.
+upgrade), and a setup code or a bulk run is claimed by one conditional UPDATE.
 """
 
 from __future__ import annotations
@@ -29,11 +29,19 @@ from bot.storage.ids import EntryIds, check_entry_id, from_micros, to_micros
 from bot.storage.models import (
     AuditAction,
     AuditEntry,
+    BulkRun,
     CachedRole,
     ConversationRef,
     Link,
+    RunState,
     SetupCode,
     TeamSettings,
+    person_from_wire,
+    person_wire,
+    results_from_json,
+    results_json,
+    rows_from_json,
+    rows_json,
 )
 
 T = TypeVar("T")
@@ -41,7 +49,7 @@ T = TypeVar("T")
 # How long a write waits for another process holding the write lock before it fails.
 BUSY_TIMEOUT_SECONDS = 15.0
 _TENANT_LINK = ""  # team_id of a tenant's own link (a primary key column cannot hold NULLs)
-_SCHEMA_VERSION = 2  # 2: team_settings
+_SCHEMA_VERSION = 3  # 2: team_settings; 3: bulk_runs
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS links (
     tenant_id TEXT NOT NULL,
@@ -110,6 +118,19 @@ CREATE TABLE IF NOT EXISTS roles (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, group_id, user_id)
 );
+CREATE TABLE IF NOT EXISTS bulk_runs (
+    run_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    team_id TEXT,
+    channel_id TEXT,
+    enterprise_id TEXT NOT NULL,
+    created_by TEXT,
+    created_at INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    move INTEGER NOT NULL,
+    rows TEXT NOT NULL,
+    results TEXT NOT NULL
+);
 """
 _AUDIT_COLUMNS = (
     "entry_id, at, action, outcome, actor_id, actor_name, tenant_id, team_id, channel_id, "
@@ -177,6 +198,23 @@ def _entry(row: sqlite3.Row) -> AuditEntry:
         after=row["after"],
         request_id=row["request_id"],
         entry_id=row["entry_id"],
+    )
+
+
+def _bulk_run(row: sqlite3.Row) -> BulkRun:
+    rows = rows_from_json(row["rows"])
+    return BulkRun(
+        run_id=row["run_id"],
+        tenant_id=row["tenant_id"],
+        team_id=row["team_id"],
+        channel_id=row["channel_id"],
+        enterprise_id=row["enterprise_id"],
+        created_by=person_from_wire(row["created_by"]),
+        created_at=from_micros(row["created_at"]),
+        state=RunState(row["state"]),
+        rows=rows,
+        move=bool(row["move"]),
+        results=results_from_json(row["results"], rows),
     )
 
 
@@ -512,6 +550,51 @@ class SqliteStorage:
                 json.dumps(list(role.roles)),
                 to_micros(role.expires_at),
             ),
+        )
+
+    # -- bulk runs ------------------------------------------------------------------------------
+    async def put_bulk_run(self, run: BulkRun) -> None:
+        await self._change(
+            "INSERT INTO bulk_runs (run_id, tenant_id, team_id, channel_id, enterprise_id, "
+            "created_by, created_at, state, move, rows, results) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.run_id,
+                run.tenant_id,
+                run.team_id,
+                run.channel_id,
+                run.enterprise_id,
+                person_wire(run.created_by),
+                to_micros(run.created_at),
+                run.state.value,
+                int(run.move),
+                rows_json(run.rows),
+                results_json(run.results, run.rows),
+            ),
+        )
+
+    async def bulk_run(self, run_id: str) -> BulkRun | None:
+        rows = await self._read("SELECT * FROM bulk_runs WHERE run_id = ?", (run_id,))
+        return _bulk_run(rows[0]) if rows else None
+
+    async def claim_bulk_run(self, run_id: str, tenant_id: str, move: bool) -> BulkRun | None:
+        # One statement decides: of two claimers, the second finds the state changed.
+        params = (RunState.APPLYING.value, int(move), run_id, tenant_id, RunState.PREVIEWED.value)
+
+        def claim(db: sqlite3.Connection) -> BulkRun | None:
+            row = db.execute(
+                "UPDATE bulk_runs SET state = ?, move = ? "
+                "WHERE run_id = ? AND tenant_id = ? AND state = ? RETURNING *",
+                params,
+            ).fetchone()
+            return _bulk_run(row) if row else None
+
+        return await self._run(lambda: self._write(claim))
+
+    async def put_bulk_results(self, run: BulkRun) -> None:
+        await self._change(
+            "UPDATE bulk_runs SET state = ?, results = ? WHERE run_id = ?",
+            (run.state.value, results_json(run.results, run.rows), run.run_id),
         )
 
     async def aclose(self) -> None:
