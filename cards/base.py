@@ -9,7 +9,8 @@ from typing import Any
 
 from bot.actions import ActionContext, CardVerb
 from bot.branding import Brand
-from cards.elements import Card, Element, card, execute, text
+from cards.elements import COLORS, Card, Element, card, columns, execute, image, is_heading, text
+from cards.markdown import plain
 from contextsms.phone import national_format
 
 DEFAULT_BRAND = Brand()
@@ -43,8 +44,20 @@ def number_text(e164: str) -> str:
 
 def branded(body: list[Element], actions: list[Element] | None, brand: Brand) -> Card:
     """A card in `brand`: every card the bot sends is made here (or by `ScreenBase.card`).
-    SKELETON until issue 9's part 1 adds the brand's logo and colour."""
-    return card(body, actions)
+
+    A heading in the neutral colour takes the brand's (one in good, warning or attention
+    colour keeps it: it tells how things went). The logo, where the brand has one, sits in a
+    small column left of the heading, or alone above a card that opens without one."""
+    top, rest = body[:1], body[1:]
+    if top and is_heading(top[0]) and top[0].get("color") == COLORS["default"]:
+        top = [{**top[0], "color": COLORS[brand.color]}]
+    if brand.logo_url:
+        logo = image(brand.logo_url, brand.product)
+        if top and is_heading(top[0]):
+            top = [columns(("auto", [logo]), ("stretch", top))]
+        else:
+            top = [logo, *top]
+    return card([*top, *rest], actions)
 
 
 class ScreenBase:
@@ -61,7 +74,8 @@ class ScreenBase:
 
     @property
     def product(self) -> str:
-        return self.brand.product
+        """The brand's product name, as literal text (a CSP names it, not us)."""
+        return plain(self.brand.product)
 
     def card(self, body: list[Element], actions: list[Element] | None = None) -> Card:
         """A card of this conversation, in its brand."""

@@ -24,6 +24,11 @@ def card(body: list[Element], actions: list[Element] | None = None) -> Card:
     return result
 
 
+# The colour names of Adaptive Cards, which the host themes (light, dark, high contrast).
+COLORS = {"default": "Default", "good": "Good", "attention": "Attention", "warning": "Warning",
+          "accent": "Accent"}  # fmt: skip
+
+
 def heading(text: str, style: str = "default") -> Element:
     return {
         "type": "TextBlock",
@@ -32,8 +37,27 @@ def heading(text: str, style: str = "default") -> Element:
         "weight": "Bolder",
         "wrap": True,
         "style": "heading",
-        "color": {"default": "Default", "good": "Good", "attention": "Attention",
-                  "warning": "Warning", "accent": "Accent"}[style],
+        "color": COLORS[style],
+    }
+
+
+def is_heading(element: Element) -> bool:
+    return element.get("type") == "TextBlock" and element.get("style") == "heading"
+
+
+def image(url: str, alt: str, size: str = "Small") -> Element:
+    return {"type": "Image", "url": url, "altText": alt, "size": size}
+
+
+def columns(*cells: tuple[str, list[Element]]) -> Element:
+    """A row of columns, each (width, items), their content centred vertically."""
+    return {
+        "type": "ColumnSet",
+        "columns": [
+            {"type": "Column", "width": width, "verticalContentAlignment": "Center",
+             "items": items}
+            for width, items in cells
+        ],
     }  # fmt: skip
 
 

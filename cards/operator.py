@@ -8,7 +8,7 @@ from bot.operations import EMAIL_LIMIT, EnterpriseLinks, FieldProblem
 from bot.storage.models import Link
 from bot.tenancy import IssuedCode
 from cards.base import DETAIL_SHOWN, NAME_SHOWN, ROW_SHOWN, TYPED_LIMIT, ScreenBase, when
-from cards.elements import Card, Element, action_set, card, container, facts, heading, text
+from cards.elements import Card, Element, action_set, container, facts, heading, text
 from cards.markdown import plain
 
 LINKS_SHOWN = 3  # links named under one enterprise; the others are counted
@@ -66,7 +66,7 @@ class OperatorScreens(ScreenBase):
                 )
             )
         actions = self._pager(CardVerb.ENTERPRISES, page, pages, body)
-        return card(
+        return self.card(
             body,
             [
                 *actions,
@@ -102,7 +102,7 @@ class OperatorScreens(ScreenBase):
             field("number", "Phone number", "+15559876543", 32),
             field("email", "Email", "maria@sunshinedental.com", EMAIL_LIMIT),
         ]
-        return card(
+        return self.card(
             body,
             [
                 self.act("Create", CardVerb.ENTERPRISE_CREATE, style="positive", inputs=True),
@@ -111,7 +111,7 @@ class OperatorScreens(ScreenBase):
         )
 
     def enterprise_created(self, enterprise_id: str, name: str) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Enterprise created", "good"),
                 text(
@@ -132,7 +132,7 @@ class OperatorScreens(ScreenBase):
             if issued.team_scoped
             else "in a channel of any team of their organization, or in a personal chat with me"
         )
-        return card(
+        return self.card(
             [
                 heading(f"Setup code for {plain(issued.enterprise_id, NAME_SHOWN)}", "good"),
                 {
@@ -160,7 +160,7 @@ class OperatorScreens(ScreenBase):
         )
 
     def invite_in_private(self) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Setup codes are shown in a personal chat only", "warning"),
                 text(
@@ -171,7 +171,7 @@ class OperatorScreens(ScreenBase):
         )
 
     def operator_usage(self, command: str, example: str) -> Card:
-        return card(
+        return self.card(
             [
                 heading(f"{command.capitalize()} what?"),
                 text(f"Type `{command}` followed by {example}. Nothing was changed."),
@@ -180,7 +180,7 @@ class OperatorScreens(ScreenBase):
         )
 
     def unknown_enterprise(self, enterprise_id: str) -> Card:
-        return card(
+        return self.card(
             [
                 heading("No such enterprise", "attention"),
                 text(
@@ -212,7 +212,7 @@ class OperatorScreens(ScreenBase):
                 )
             )
         actions = self._pager(CardVerb.LINKS, page, pages, body)
-        return card(body, [*actions, self.act("Enterprises", CardVerb.ENTERPRISES)])
+        return self.card(body, [*actions, self.act("Enterprises", CardVerb.ENTERPRISES)])
 
     def confirm_unlink(
         self, target: str, links: list[Link], staying: list[Link] | None = None
@@ -260,7 +260,7 @@ class OperatorScreens(ScreenBase):
             )
             if len(staying) > shown:
                 body.append(text(f"and {len(staying) - shown} more (see **Links**)", subtle=True))
-        return card(
+        return self.card(
             body,
             [
                 self.act("Unlink", CardVerb.UNLINK_CONFIRM, style="destructive", mapping_id=target),
@@ -270,7 +270,7 @@ class OperatorScreens(ScreenBase):
 
     def unlinked(self, target: str, removed: list[Link]) -> Card:
         if not removed:
-            return card(
+            return self.card(
                 [
                     heading("Nothing to unlink"),
                     text(
@@ -280,7 +280,7 @@ class OperatorScreens(ScreenBase):
                 ],
                 [self.act("Links", CardVerb.LINKS)],
             )
-        return card(
+        return self.card(
             [
                 heading("Unlinked", "good"),
                 text(

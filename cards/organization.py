@@ -8,7 +8,7 @@ from bot.actions import CardVerb
 from bot.storage.models import AuditAction, AuditEntry, Link
 from bot.tenancy import SetupProblem
 from cards.base import DETAIL_SHOWN, NAME_SHOWN, ScreenBase, number_text, when
-from cards.elements import Card, Element, action_set, card, container, heading, text
+from cards.elements import Card, Element, action_set, container, heading, text
 from cards.markdown import plain
 
 CODE_EXAMPLE = "ABCDE-12345"
@@ -25,6 +25,24 @@ ACTION_WORDS: dict[AuditAction, str] = {
     AuditAction.SETUP_FAILED: "Setup refused",
     AuditAction.SETTINGS_CHANGED: "Settings changed",
 }
+
+
+# Stripe's subscription states, as a sentence says them; any other is shown as the platform
+# wrote it.
+SUBSCRIPTION_WORDS = {
+    "none": "has not been started",
+    "canceled": "was canceled",
+    "past_due": "is past due",
+    "unpaid": "is unpaid",
+    "incomplete": "is not complete",
+    "incomplete_expired": "has expired",
+    "paused": "is paused",
+}
+
+
+def subscription_words(status: str) -> str:
+    words = SUBSCRIPTION_WORDS.get(status.strip().lower())
+    return words or f"is {plain(status.replace('_', ' '), DETAIL_SHOWN)}"
 
 
 def setup_refusal(problem: SetupProblem, product: str) -> tuple[str, str]:
@@ -74,7 +92,7 @@ class OrganizationScreens(ScreenBase):
     # -- which organization, and is it set up --------------------------------------------
 
     def no_tenant(self) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Nothing can be done here", "attention"),
                 text(
@@ -99,7 +117,7 @@ class OrganizationScreens(ScreenBase):
         ]
 
     def not_linked(self) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Not set up yet", "warning"),
                 text(
@@ -116,7 +134,7 @@ class OrganizationScreens(ScreenBase):
         )
 
     def setup_without_code(self) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Which setup code?"),
                 text(
@@ -146,7 +164,7 @@ class OrganizationScreens(ScreenBase):
                     "to unlink this team."
                 )
             )
-            return card(
+            return self.card(
                 body, [self.act("Help", CardVerb.HELP), self.act("All numbers", CardVerb.LIST)]
             )
         body.append(
@@ -163,10 +181,12 @@ class OrganizationScreens(ScreenBase):
                     subtle=True,
                 )
             )
-        return card(body, [self.act("Help", CardVerb.HELP), self.act("All numbers", CardVerb.LIST)])
+        return self.card(
+            body, [self.act("Help", CardVerb.HELP), self.act("All numbers", CardVerb.LIST)]
+        )
 
     def relink_in_a_team(self) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Your organization is already set up", "attention"),
                 text(
@@ -180,7 +200,7 @@ class OrganizationScreens(ScreenBase):
         )
 
     def setup_in_a_team_or_personal_chat(self) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Set up in a team or a personal chat", "attention"),
                 text(
@@ -199,12 +219,12 @@ class OrganizationScreens(ScreenBase):
         body: list[Element] = [heading(title, "attention"), text(f"{detail} Nothing was linked.")]
         if problem is not SetupProblem.LOCKED:
             body.append(container(self._setup_form(), style="emphasis", separator=True))
-        return card(body, [self.act("Help", CardVerb.HELP)])
+        return self.card(body, [self.act("Help", CardVerb.HELP)])
 
     # -- roles ------------------------------------------------------------------------------
 
     def not_allowed(self, who_can: str, what: str) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Not allowed for you", "attention"),
                 text(f"Only {plain(who_can, NAME_SHOWN)} can {what}. Nothing was changed."),
@@ -213,7 +233,7 @@ class OrganizationScreens(ScreenBase):
         )
 
     def cannot_tell(self, what: str) -> Card:
-        return card(
+        return self.card(
             [
                 heading("I cannot check your permissions right now", "attention"),
                 text(
@@ -228,37 +248,49 @@ class OrganizationScreens(ScreenBase):
 
     def payment_required(self, status: str) -> Card:
         """A map or move refused: the enterprise's subscription is not active."""
-        return card(
+        product = self.product
+        return self.card(
             [
                 heading("Your subscription is not active", "attention"),
                 text(
-                    f"Your organization's {self.product} subscription is "
-                    f"{plain(status, DETAIL_SHOWN)}, so numbers cannot be mapped or moved. "
-                    f"Nothing was changed. Contact your {self.product} provider to renew it; "
-                    "you can still look at your numbers and unmap them."
+                    f"Your organization's {product} subscription {subscription_words(status)}, "
+                    "so I cannot map or move numbers for it. Nothing was changed."
                 ),
+                text(f"To renew it, contact your {product} provider."),
+                text("You can still see your numbers, and unmap them, as before.", subtle=True),
             ],
-            [self.act("This channel's numbers", CardVerb.STATUS)],
+            [
+                self.act("This channel's numbers", CardVerb.STATUS),
+                self.act("All numbers", CardVerb.LIST),
+            ],
         )
 
     def payment_unknown(self) -> Card:
         """A map or move refused: the subscription could not be checked."""
-        return card(
+        product = self.product
+        return self.card(
             [
                 heading("I cannot check your subscription right now", "attention"),
                 text(
-                    f"{self.product} could not tell me whether your organization's subscription "
-                    "is active, so I did not map or move anything. Nothing was changed. Try "
-                    "again in a few minutes."
+                    f"{product} did not tell me whether your organization's subscription is "
+                    "active, so I did not map or move anything. Nothing was changed."
                 ),
+                text(
+                    "Try again in a few minutes. If it keeps happening, contact your "
+                    f"{product} provider."
+                ),
+                text("You can still see your numbers, and unmap them, as before.", subtle=True),
             ],
-            [self.act("This channel's numbers", CardVerb.STATUS)],
+            [
+                self.act("This channel's numbers", CardVerb.STATUS),
+                self.act("All numbers", CardVerb.LIST),
+            ],
         )
 
     # -- cards that cannot act here -----------------------------------------------------------
 
     def foreign_tenant(self) -> Card:
-        return card(
+        return self.card(
             [
                 heading("This card is from another organization", "attention"),
                 text(
@@ -270,7 +302,7 @@ class OrganizationScreens(ScreenBase):
         )
 
     def relinked(self) -> Card:
-        return card(
+        return self.card(
             [
                 heading("This card is out of date", "attention"),
                 text(
@@ -309,7 +341,7 @@ class OrganizationScreens(ScreenBase):
             actions.append(self.act("Latest", CardVerb.HISTORY, page=0))
         if not whole:
             actions.append(self.act("Settings", CardVerb.SETTINGS))
-        return card(body, actions)
+        return self.card(body, actions)
 
     def _entry(self, entry: AuditEntry, names: dict[str, str]) -> list[Element]:
         what = ACTION_WORDS.get(entry.action, plain(str(entry.action), NAME_SHOWN))
@@ -350,4 +382,4 @@ class OrganizationScreens(ScreenBase):
             if members_may_change
             else self.act("Let every member change", CardVerb.SETTINGS_MEMBERS_ON)
         )
-        return card(body, [flip, self.act("History", CardVerb.HISTORY)])
+        return self.card(body, [flip, self.act("History", CardVerb.HISTORY)])

@@ -13,7 +13,6 @@ from cards.elements import (
     Card,
     Element,
     action_set,
-    card,
     card_size,
     container,
     facts,
@@ -135,10 +134,10 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
             ]
         if operator:
             actions.append(self.act("Enterprises", CardVerb.ENTERPRISES))
-        return card(body, actions)
+        return self.card(body, actions)
 
     def welcome(self) -> Card:
-        return card(
+        return self.card(
             [
                 heading(f"Welcome to {self.product}"),
                 text(
@@ -160,7 +159,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
         )
 
     def pending(self) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Working on it"),
                 text(
@@ -171,7 +170,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
         )
 
     def channel_only(self, command: str) -> Card:
-        return card(
+        return self.card(
             [
                 heading("This works in a channel"),
                 text(
@@ -234,13 +233,13 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
             )  # fmt: skip
         actions = self._pager(CardVerb.STATUS, page, pages, body)
         body.append(container(self.map_form(), style="emphasis", separator=True))
-        return card(body, [*actions, self.act("All numbers", CardVerb.LIST)])
+        return self.card(body, [*actions, self.act("All numbers", CardVerb.LIST)])
 
     # -- results --------------------------------------------------------------------------
 
     def mapped(self, mapping: Mapping, already: bool) -> Card:
         title = "Already mapped here" if already else "Number mapped"
-        return card(
+        return self.card(
             [
                 heading(title, "good"),
                 text(f"SMS to {number_label(mapping)} now arrive in this channel."),
@@ -255,7 +254,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
     def _mapped_to(self, mapping: Mapping, channel: str, title: str, then: str,
                    *actions: Element) -> Card:  # fmt: skip
         """The number is another channel's: what it means here (`then`) and what can be done."""
-        return card(
+        return self.card(
             [
                 heading(title, "warning"),
                 text(f"{number_label(mapping)} is mapped to {bold_channel(channel)}{then}"),
@@ -271,7 +270,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
         )  # fmt: skip
 
     def taken_elsewhere(self, number: str) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Mapped by another organization", "attention"),
                 text(
@@ -294,7 +293,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
             else f"SMS to {number_label(mapping)} now arrive in this channel"
             + (f" instead of {bold_channel(from_channel)}." if from_channel else ".")
         )
-        return card(
+        return self.card(
             [heading("Number moved here" if not already else "Already here", "good"), text(detail)],
             [
                 self.act("This channel's numbers", CardVerb.STATUS),
@@ -305,7 +304,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
     def pick_channel(self, mapping: Mapping, channels: list[tuple[str, str]]) -> Card:
         """Where to move a number of this channel: the team's other channels."""
         if not channels:
-            return card(
+            return self.card(
                 [
                     heading("Which channel?"),
                     text(
@@ -333,7 +332,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
                     subtle=True,
                 )
             )
-        return card(
+        return self.card(
             body,
             [
                 self.act("Move", CardVerb.REMAP_MOVE, style="positive", inputs=True,
@@ -343,7 +342,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
         )  # fmt: skip
 
     def moved_away(self, mapping: Mapping, channel: str, already: bool) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Already there" if already else "Number moved", "good"),
                 text(f"SMS to {number_label(mapping)} now arrive in {bold_channel(channel)}."),
@@ -352,7 +351,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
         )
 
     def not_mapped(self, number: str) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Not mapped yet"),
                 text(f"{number_text(number)} is not mapped in your organization."),
@@ -361,7 +360,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
         )
 
     def confirm_unmap(self, mapping: Mapping) -> Card:
-        return card(
+        return self.card(
             [
                 heading("Unmap this number?", "warning"),
                 text(
@@ -378,7 +377,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
 
     def unmapped(self, number: str | None, already: bool) -> Card:
         label = number_text(number) if number else "This number"
-        return card(
+        return self.card(
             [
                 heading("Number unmapped" if not already else "Already unmapped", "good"),
                 text(
@@ -403,14 +402,14 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
         for channel, mappings in groups:
             body.append(text(plain(channel, ROW_SHOWN), weight="Bolder"))
             body.append(facts([(name_of(m, ROW_SHOWN), number_label(m)) for m in mappings]))
-        return card(body, self._pager(CardVerb.LIST, page, pages, body))
+        return self.card(body, self._pager(CardVerb.LIST, page, pages, body))
 
     # -- problems -------------------------------------------------------------------------
 
     def invalid_number(self, typed: str, reason: str, command: str) -> Card:
         shown = f"**{plain(typed, TYPED_LIMIT)}**" if typed else "That"
         e164, national = example_number(self.region)
-        return card(
+        return self.card(
             [
                 heading("That is not a phone number I can use", "attention"),
                 text(f"{shown}: {reason}. Nothing was changed."),
@@ -426,7 +425,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
 
     def invalid_name(self, typed: str, reason: str) -> Card:
         shown = f"**{plain(typed, TYPED_LIMIT)}**" if typed else "That name"
-        return card(
+        return self.card(
             [
                 heading("That name cannot be used", "attention"),
                 text(f"{shown}: {reason}. Nothing was changed."),
@@ -443,7 +442,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
         body = [heading(title, "attention"), text(detail)]
         if request_id:
             body.append(text(f"Support reference: {plain(request_id, TYPED_LIMIT)}", subtle=True))
-        return card(body, [self.act("This channel's numbers", CardVerb.STATUS)])
+        return self.card(body, [self.act("This channel's numbers", CardVerb.STATUS)])
 
     def outcome_unknown(
         self, title: str, detail: str, request_id: str | None = None, *,
@@ -460,4 +459,4 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
             if enterprises
             else self.act("Show this channel's numbers now", CardVerb.STATUS, style="positive")
         )
-        return card(body, [look])
+        return self.card(body, [look])

@@ -28,6 +28,16 @@ def main(argv: list[str] | None = None) -> int:
         f"  CSP id:        {seeded.csp_id}\n"
         f"  account:       {seeded.username} (CSP_BUSINESS; password from SANDBOX_PASSWORD)\n"
         f"  enterprise id: {seeded.enterprise_id} ({seeded.enterprise_name})\n"
+        f"                 {seeded.email}: subscription active\n"
+        f"  unpaid:        {seeded.unpaid_enterprise_id} ({seeded.unpaid_enterprise_name})\n"
+        f"                 {seeded.unpaid_email}: subscription canceled, maps refused\n"
+        f"  second CSP:    {seeded.second_csp_id} (brand {seeded.second_product})\n"
+        f"                 account {seeded.second_username} (CSP_BUSINESS; password from "
+        "SANDBOX_SECOND_PASSWORD)\n"
+        f"                 enterprise {seeded.second_enterprise_id} "
+        f"({seeded.second_enterprise_name}), {seeded.second_email}: subscription active\n"
+        f"  partner:       {seeded.partner_username} (CSP_PARTNER, acts on every CSP; password "
+        "from SANDBOX_PARTNER_PASSWORD)\n"
         f"  database:      {settings.db}",
         flush=True,
     )

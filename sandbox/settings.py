@@ -20,6 +20,15 @@ class SandboxSettings(BaseSettings):
     username: str = Field(default="you@company.com", min_length=1)
     password: SecretStr = SecretStr("YourStrongPassword!")
     enterprise_name: str = "Demo Enterprise"
+    # Seeded besides: an enterprise of the same CSP whose subscription is canceled (to see a
+    # refusal), a second CSP with a brand of its own, its CSP_BUSINESS account and an
+    # enterprise of it, and a partner account that may act on every CSP.
+    unpaid_enterprise_name: str = "Unpaid Demo Co"
+    second_csp_id: str = Field(default="CSP9000001", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    second_username: str = Field(default="reseller@northwind.example", min_length=1)
+    second_password: SecretStr = SecretStr("NorthwindSandbox!")
+    partner_username: str = Field(default="partner@sandbox.example", min_length=1)
+    partner_password: SecretStr = SecretStr("PartnerSandbox!")
     access_token_ttl_seconds: float = Field(default=3600, ge=1)
     refresh_token_ttl_seconds: float = Field(default=86400, ge=1)
     stripe_webhook_secret: SecretStr = SecretStr("whsec_sandbox_local_only")

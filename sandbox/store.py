@@ -368,12 +368,30 @@ class Store:
             )
 
     def csp_of_phone(self, phone_number: str) -> Csp | None:
+        """The CSP that serves a number: a mapped number's, else that of the (oldest live)
+        enterprise whose own number it is."""
         row = self._one(
             "SELECT c.* FROM mappings m JOIN enterprises e USING (enterprise_id) "
             "JOIN csps c ON c.csp_id = e.csp_id WHERE m.phone_number=?",
             phone_number,
+        ) or self._one(
+            "SELECT c.* FROM enterprises e JOIN csps c ON c.csp_id = e.csp_id "
+            "WHERE e.number=? AND e.deleted=0 ORDER BY e.seq LIMIT 1",
+            phone_number,
         )
         return record(Csp, row) if row else None
+
+    def set_brand(
+        self, csp_id: str, *, product_name: str, logo: str | None, color: str
+    ) -> Csp | None:
+        """Change a CSP's white-label brand (the platform's console does it; the contract has
+        no call for it)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE csps SET product_name=?, logo=?, color=? WHERE csp_id=?",
+                (product_name, logo, color, csp_id),
+            )
+        return self.csp(csp_id)
 
     # -- Stripe ---------------------------------------------------------------------------
 

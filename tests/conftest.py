@@ -14,10 +14,12 @@ from bot.storage.azure_table import AzureTableStorage
 from bot.storage.sqlite import SqliteStorage
 from contextsms import ClientOptions, ContextSMSClient, RetryPolicy
 from contextsms.models import Enterprise, EnterpriseCreate
+from sandbox.seed import subscribe_once
 from sandbox.threaded import RunningSandbox, start_sandbox
 from tests.support.azurite import RunningAzurite, start_azurite
 
 _numbers = itertools.count(1)
+PAID_EMAILS = ("t@example.com", "c@example.com")  # of `enterprise` and of test_tenants' others
 
 
 def fresh_number() -> str:
@@ -33,6 +35,9 @@ FAST_RETRIES = ClientOptions(
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
     running = start_sandbox(tmp_path_factory.mktemp("sandbox") / "sandbox.db")
+    # The tests' enterprises pay: the bot maps only for an active subscription.
+    for email in PAID_EMAILS:
+        subscribe_once(running.store, email, "active")
     yield running
     running.stop()
 
