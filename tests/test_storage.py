@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.conversation import Person
 from bot.storage import (
     AuditAction,
     AuditEntry,
@@ -18,6 +19,15 @@ from bot.storage import (
     SetupCode,
     Storage,
     TeamSettings,
+)
+from bot.storage.models import (
+    BulkEntry,
+    BulkRow,
+    BulkRun,
+    RowKind,
+    RowOutcome,
+    RowResult,
+    RunState,
 )
 from tests.conftest import StorageOpener
 
@@ -438,6 +448,80 @@ async def test_naive_times_are_refused_rather_than_read_as_local_time(storage: S
     assert await storage.failed_setups(TENANT, T0 - timedelta(days=1)) == 0
 
 
+# -- bulk runs ---------------------------------------------------------------------------------
+
+# The longest a run holds: 500 rows whose names are 100 emoji (4 bytes in UTF-8, 2 units in
+# UTF-16 each), typed lines of 200 characters, long channel ids.
+EMOJI_NAME = "\U0001f600" * 100
+
+
+def bulk_run(rows: int = 3, tenant: str = TENANT, run_id: str = "run-1") -> BulkRun:
+    kinds = list(RowKind)
+    made = []
+    for n in range(rows):
+        kind = kinds[n % len(kinds)]
+        number = None if kind is RowKind.INVALID else f"+1555{n:07d}"
+        entry = BulkEntry(
+            line=n + 1, typed=("\U0001f4de" * 200), number=number, name=EMOJI_NAME,
+            channel_id=f"19:{'c' * 60}{n}@thread.tacv2" if n % 2 else None,
+            problem="it is not a number" if number is None else None,
+        )  # fmt: skip
+        made.append(
+            BulkRow(
+                entry, f"19:{'t' * 60}{n}@thread.tacv2", kind,
+                current_channel=f"19:{'o' * 60}@thread.tacv2" if kind is RowKind.MOVE else None,
+                mapping_id=f"NTMAP{n:07d}" if kind in (RowKind.MOVE, RowKind.HERE) else None,
+                problem="why " * 20 if kind is RowKind.INVALID else None,
+            )
+        )  # fmt: skip
+    return BulkRun(
+        run_id=run_id, tenant_id=tenant, team_id=TEAM, channel_id="19:here@thread.tacv2",
+        enterprise_id="ent-1", created_by=Person("oid-1", "Carla \U0001f600"), created_at=T0,
+        state=RunState.PREVIEWED, rows=tuple(made),
+    )  # fmt: skip
+
+
+def results_of(run: BulkRun, count: int) -> tuple[RowResult, ...]:
+    outcomes = list(RowOutcome)
+    return tuple(
+        RowResult(row, outcomes[n % len(outcomes)], "detail \U0001f600 " * 10, f"req-{n}")
+        for n, row in enumerate(run.rows[:count])
+    )
+
+
+async def test_a_run_of_500_rows_with_long_emoji_names_is_kept_whole(storage: Storage) -> None:
+    run = bulk_run(500)
+    await storage.put_bulk_run(run)
+    assert await storage.bulk_run("run-1") == run
+    assert await storage.bulk_run("run-2") is None
+
+    claimed = await storage.claim_bulk_run("run-1", TENANT, True)
+    assert claimed == replace(run, state=RunState.APPLYING, move=True)
+    # Results as they grow, then all of them: each read gives the last write, whole.
+    partial = replace(claimed, results=results_of(run, 120))
+    await storage.put_bulk_results(partial)
+    assert await storage.bulk_run("run-1") == partial
+    done = replace(claimed, state=RunState.DONE, results=results_of(run, 500))
+    await storage.put_bulk_results(done)
+    assert await storage.bulk_run("run-1") == done
+
+
+async def test_a_run_is_claimed_once_by_its_own_tenant_only(storage: Storage) -> None:
+    await storage.put_bulk_run(bulk_run())
+    assert await storage.claim_bulk_run("unknown-run", TENANT, False) is None
+    assert await storage.claim_bulk_run("run-1", OTHER_TENANT, False) is None
+    assert (await storage.bulk_run("run-1")) == bulk_run()  # still PREVIEWED, nothing changed
+
+    claimed = await storage.claim_bulk_run("run-1", TENANT, False)
+    assert claimed is not None
+    assert (claimed.state, claimed.move) == (RunState.APPLYING, False)
+    assert await storage.claim_bulk_run("run-1", TENANT, True) is None
+    assert await storage.bulk_run("run-1") == claimed
+    # Done is done: never claimed again.
+    await storage.put_bulk_results(replace(claimed, state=RunState.DONE))
+    assert await storage.claim_bulk_run("run-1", TENANT, False) is None
+
+
 # -- two instances at once, and a restart -----------------------------------------------------
 
 
@@ -460,6 +544,26 @@ async def test_of_twenty_concurrent_claims_from_two_instances_exactly_one_wins(
     assert winners[0].used_by_tenant in tenants
     assert await second.code("a" * 64) == winners[0]
     assert await first.code("a" * 64) == winners[0]
+
+
+async def test_of_twenty_clicks_on_a_run_from_two_instances_exactly_one_applies(
+    storage_opener: StorageOpener,
+) -> None:
+    first, second = await storage_opener(), await storage_opener()
+    await first.put_bulk_run(bulk_run(50))
+
+    results = await asyncio.gather(
+        *(
+            (first if n % 2 else second).claim_bulk_run("run-1", TENANT, bool(n % 3))
+            for n in range(20)
+        )
+    )
+
+    winners = [claimed for claimed in results if claimed is not None]
+    assert len(winners) == 1
+    assert winners[0].state is RunState.APPLYING
+    assert await first.bulk_run("run-1") == winners[0]
+    assert await second.bulk_run("run-1") == winners[0]
 
 
 async def test_two_instances_appending_at_once_lose_no_entry(
@@ -505,6 +609,7 @@ async def test_nothing_is_lost_when_the_storage_is_closed_and_reopened(
     await before.put_reference(ref)
     role = CachedRole(TENANT, "group-1", "user-1", ("owner",), T0 + timedelta(minutes=5))
     await before.cache_role(role)
+    await before.put_bulk_run(bulk_run(20))
     await storage_opener.close_all()
 
     after = await storage_opener()
@@ -518,6 +623,7 @@ async def test_nothing_is_lost_when_the_storage_is_closed_and_reopened(
     assert await after.audit() == [stored]
     assert await after.reference("conv-1") == ref
     assert await after.cached_role(TENANT, "group-1", "user-1", T0) == role
+    assert await after.bulk_run("run-1") == bulk_run(20)
     # New entries after the restart still sort after the old ones.
     later = await after.append_audit(entry(T0 + timedelta(milliseconds=1), tenant_id=TENANT))
     assert [one.entry_id for one in await after.audit()] == [later.entry_id, stored.entry_id]
