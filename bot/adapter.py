@@ -1,23 +1,35 @@
 """The CloudAdapter, with connector calls retried when Teams throttles or a gateway fails,
 and its connector clients reused.
 
-Teams limits how fast a bot may post (about 7 messages a second per conversation, and per
-tenant); it answers 429 (or 412 for some concurrent updates), and gateways 502 or 504. Those
-calls are repeated with exponential backoff and jitter, honouring Retry-After. Each call is
-logged once, when it ends: what it was, its HTTP status, how many retries it took.
+Teams limits how fast a bot may post (7 messages a second and 60 in 30 s per conversation,
+and per tenant): every attempt of every send and update first waits for the `SendLimiter`.
+Teams still answers 429 at times (or 412 for some concurrent updates), and gateways 502 or 504.
+Those calls are repeated with exponential backoff and jitter, honouring Retry-After. Each call
+is logged once, when it ends: what it was, its HTTP status, how many retries it took.
+
+`post_card` posts a card as a new message where no activity asked (a notice), through the
+same limiter and retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from botbuilder.core import TurnContext
+from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ResourceResponse
+from botbuilder.schema import (
+    Activity,
+    Attachment,
+    ConversationAccount,
+    ConversationReference,
+    ResourceResponse,
+)
 from botframework.connector.auth import (
     AuthenticationConstants,
     BotFrameworkAuthentication,
@@ -31,11 +43,55 @@ from bot import activity_log
 from bot.credentials import CachedAppCredentials
 from bot.logs import event
 from bot.throttle import SendLimiter
+from cards.elements import Card
 from contextsms.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger("bot.adapter")
 
 RETRY_CONNECTOR_STATUSES = frozenset({412, 429, 502, 504})
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+NOT_IN_ROSTER = "BotNotInConversationRoster"  # Teams' code when the bot was removed
+
+
+class NotInConversation(Exception):
+    """Teams refuses the post: the bot is no longer in that conversation (it was removed)."""
+
+
+def card_activity(card: Card) -> Activity:
+    return MessageFactory.attachment(Attachment(content_type=CARD_CONTENT_TYPE, content=card))
+
+
+def conversation_tenant(conversation: ConversationAccount | None) -> str | None:
+    """The raw `conversation.tenantId`: botbuilder has no field of that name (its `tenant_id`
+    is read from "tenantID"), so the value sits among the conversation's additional
+    properties."""
+    if conversation is None:
+        return None
+    extra = getattr(conversation, "additional_properties", None)
+    raw = conversation.tenant_id or (extra.get("tenantId") if isinstance(extra, dict) else None)
+    return raw.strip() if isinstance(raw, str) and raw.strip() else None
+
+
+def channel_of(conversation_id: str | None) -> str | None:
+    """A channel message's conversation is its thread ("<channel>;messageid=<id>"); the
+    channel is where the bot posts later, and what Teams' limits count."""
+    return conversation_id.split(";messageid=", 1)[0] if conversation_id else None
+
+
+def _error_code(exc: HttpOperationError) -> str | None:
+    """The connector's `{"error": {"code": ...}}`, as msrest deserialized it or as sent."""
+    error = getattr(getattr(exc, "error", None), "error", None)
+    code = getattr(error, "code", None)
+    if isinstance(code, str):
+        return code
+    response: Any = getattr(exc, "response", None)
+    text = getattr(response, "text", None)
+    try:
+        body = json.loads(text() if callable(text) else text or "")
+    except (TypeError, ValueError):
+        return None
+    found = body.get("error", {}).get("code") if isinstance(body, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _status_of(exc: HttpOperationError) -> tuple[int | None, str | None]:
@@ -62,6 +118,10 @@ class RetryingCloudAdapter(CloudAdapter):  # type: ignore[misc]
         result: Any = None
         try:
             while True:
+                conversation = activity.conversation
+                await self.limiter.acquire(
+                    conversation_tenant(conversation), channel_of(conversation and conversation.id)
+                )
                 try:
                     result = await call()
                     status = "2xx"  # the connector client keeps the exact one to itself
@@ -102,6 +162,49 @@ class RetryingCloudAdapter(CloudAdapter):  # type: ignore[misc]
             "update", activity,
             lambda: super(RetryingCloudAdapter, self).update_activity(context, activity),
         )  # fmt: skip
+
+    async def post_card(self, reference: dict[str, Any], card: Card, app_id: str | None) -> None:
+        """Post `card` as a new message in the conversation of a stored `reference` (the
+        plain dict `bot.teams.reference_of` made); raises NotInConversation when Teams says
+        the bot was removed from it, the connector's error for any other refusal."""
+        where = ConversationReference().deserialize(reference)
+        where.activity_id = None  # a new message, not a reply to the one it was kept from
+
+        async def post(context: TurnContext) -> None:
+            activity = TurnContext.apply_conversation_reference(card_activity(card), where)
+            activity.reply_to_id = None
+            await self.send_activities(context, [activity])
+
+        try:
+            await self.continue_raising(where, post, app_id=app_id)
+        except HttpOperationError as exc:
+            if _status_of(exc)[0] == 403 and _error_code(exc) == NOT_IN_ROSTER:
+                raise NotInConversation from exc
+            raise
+
+    async def continue_raising(
+        self, reference: ConversationReference, work: Callable[[TurnContext], Awaitable[None]],
+        *, app_id: str | None = None, claims: ClaimsIdentity | None = None,
+        audience: str | None = None,
+    ) -> None:  # fmt: skip
+        """Run `work` in the conversation of `reference`, as the bot (`claims` of the turn
+        that asked, else the bot's `app_id`), and raise what it raises. The adapter's pipeline
+        would hand it to on_turn_error, which tells the conversation that something went
+        wrong: no one there asked for this."""
+        failed: list[Exception] = []
+
+        async def run(context: TurnContext) -> None:
+            try:
+                await work(context)
+            except Exception as exc:
+                failed.append(exc)
+
+        if claims is not None:
+            await self.continue_conversation_with_claims(claims, reference, audience, run)
+        else:
+            await self.continue_conversation(reference, run, bot_app_id=app_id)
+        if failed:
+            raise failed[0]
 
 
 _NOT_SENT = frozenset({"invokeResponse", "delay", "trace"})

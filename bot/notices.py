@@ -2,7 +2,7 @@
 card in another channel. Sent in the background through the stored conversation reference;
 a failed notice is logged and never undoes the change.
 
-SKELETON (issue 9, part 3 fills it in): the signatures are the contract, see bot/issue9_api.md.
+`bot.proactive.ProactiveNotices` posts them; the card is `cards.notices.number_left`.
 """
 
 from __future__ import annotations

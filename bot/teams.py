@@ -3,9 +3,11 @@ Bot Framework types; everything it calls takes a `Conversation` and a `TeamDirec
 returns card dicts.
 
 Besides messages and card actions, it keeps the storage's conversation references: where the
-bot can post later. One is recorded when the bot is installed (a conversationUpdate adding the
-bot, an installationUpdate "add") and refreshed by every other conversationUpdate, and dropped
-when the bot is removed. An activity without a tenant changes nothing.
+bot can post later (a notice to a channel that lost a number). One is recorded when the bot is
+installed (a conversationUpdate adding the bot, an installationUpdate "add"), refreshed by every
+other conversationUpdate, recorded for a channel the first time a message or card action
+arrives there in this process (so channels mapped before the bot kept references have one),
+and dropped when the bot is removed. An activity without a tenant changes nothing.
 """
 
 from __future__ import annotations
@@ -13,17 +15,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
-from botbuilder.core import BotAdapter, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core import BotAdapter, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
-from botbuilder.schema import Activity, Attachment, ChannelAccount
+from botbuilder.schema import Activity, ChannelAccount
 from botbuilder.schema.teams import TeamInfo
 
 from bot import activity_log
 from bot.actions import TamperedAction, parse_invoke
+from bot.adapter import (
+    CARD_CONTENT_TYPE,
+    RetryingCloudAdapter,
+    card_activity,
+    channel_of,
+    conversation_tenant,
+)
 from bot.conversation import Conversation, Person, general_channel_name
 from bot.credentials import OutboundTokenError
 from bot.handlers import MappingBot
@@ -34,11 +44,12 @@ from cards.elements import Card
 
 log = logging.getLogger("bot.teams")
 
-CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_ACTION = "adaptiveCard/action"  # the invoke of an Action.Execute click
 CHANNEL_NAMES_TTL = 60.0
 VERB_LOGGED = 64  # characters of a refused card verb that the log shows
 MAX_TEAMS_CACHED = 10_000  # group ids kept in memory; the oldest go first
+MAX_REFERENCES_SEEN = 10_000  # channels whose reference this process wrote; the oldest go first
+HTML_CONTENT_TYPE = "text/html"
 
 
 def tenant_of(activity: Activity) -> str | None:
@@ -49,11 +60,19 @@ def tenant_of(activity: Activity) -> str | None:
     tenant = _dict(data.get("tenant")).get("id")
     if isinstance(tenant, str) and tenant.strip():
         return tenant.strip()
-    conv = activity.conversation
-    if conv is None:
-        return None
-    raw = conv.tenant_id or _dict(getattr(conv, "additional_properties", None)).get("tenantId")
-    return raw.strip() if isinstance(raw, str) and raw.strip() else None
+    return conversation_tenant(activity.conversation)
+
+
+def html_of(activity: Activity) -> str | None:
+    """The message's HTML form, which Teams sends besides its text (as an attachment of type
+    text/html): the text flattens a pasted list's line breaks, the HTML keeps them."""
+    for attachment in activity.attachments or []:
+        content = getattr(attachment, "content", None)
+        if getattr(attachment, "content_type", None) == HTML_CONTENT_TYPE and isinstance(
+            content, str
+        ):
+            return content
+    return None
 
 
 def conversation_of(activity: Activity) -> Conversation:
@@ -72,15 +91,9 @@ def conversation_of(activity: Activity) -> Conversation:
         channel_name=_text(channel.get("name")) or general_channel_name(channel_id, team_id),
         team_id=team_id,
         user=Person(object_id, _text(getattr(sender, "name", None))) if object_id else None,
-        conversation_id=_thread_of(conv.id if conv else None),
+        conversation_id=channel_of(conv.id if conv else None),
         personal=getattr(conv, "conversation_type", None) == "personal",
     )
-
-
-def _thread_of(conversation_id: str | None) -> str | None:
-    """A channel message's conversation is its thread ("<channel>;messageid=<id>"); the
-    channel is where the bot posts later."""
-    return conversation_id.split(";messageid=", 1)[0] if conversation_id else None
 
 
 def reference_of(activity: Activity, conversation: Conversation) -> ConversationRef | None:
@@ -105,10 +118,6 @@ def _text(value: Any) -> str | None:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def card_activity(card: Card) -> Activity:
-    return MessageFactory.attachment(Attachment(content_type=CARD_CONTENT_TYPE, content=card))
 
 
 async def on_turn_error(context: TurnContext, error: Exception) -> None:
@@ -179,6 +188,32 @@ class TeamsDirectory:
         return group
 
 
+class ClickedCard:
+    """A `CardUpdater`: puts a new card in place of the activity `activity_id` of this turn's
+    conversation (the card that was clicked, or the "working on it" card), as the bot of this
+    turn, at any time after the turn has been answered."""
+
+    def __init__(self, turn_context: TurnContext, activity_id: str) -> None:
+        self.activity_id = activity_id
+        self._claims = turn_context.turn_state.get(BotAdapter.BOT_IDENTITY_KEY)
+        self._audience = turn_context.turn_state.get(BotAdapter.BOT_OAUTH_SCOPE_KEY)
+        self._reference = TurnContext.get_conversation_reference(turn_context.activity)
+        self._adapter = turn_context.adapter
+
+    async def update(self, card: Card) -> None:
+        update = card_activity(card)
+        update.id = self.activity_id
+
+        async def replace(context: TurnContext) -> None:
+            await context.update_activity(update)
+
+        adapter = self._adapter
+        assert isinstance(adapter, RetryingCloudAdapter)  # the app's (app.py)
+        await adapter.continue_raising(
+            self._reference, replace, claims=self._claims, audience=self._audience
+        )
+
+
 class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
     def __init__(
         self,
@@ -199,13 +234,43 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._names: dict[str, tuple[float, dict[str, str]]] = {}
         self._groups: dict[str, str] = {}
         self._later: set[asyncio.Task[None]] = set()
+        self._seen: OrderedDict[str, None] = OrderedDict()  # conversations with a reference
 
     async def aclose(self, grace: float = 5.0) -> None:
-        """Let cards that are being finished get their update, for a little while."""
+        """Let cards that are being finished get their update, and references their write,
+        for a little while; then the bot's own work (bulk runs, notices)."""
         if self._later:
             await asyncio.wait(self._later, timeout=grace)
-        for task in self._later:
+        for task in list(self._later):
             task.cancel()
+        await self.bot.aclose()
+
+    def _later_task(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
+    def _keep_reference(self, activity: Activity, conversation: Conversation) -> None:
+        """A channel's reference, the first time a message or card action arrives from it in
+        this process; written in the background, so that the answer does not wait for it."""
+        key = conversation.conversation_id
+        if not conversation.in_channel or key is None or key in self._seen:
+            return
+        reference = reference_of(activity, conversation)
+        if reference is None:  # no tenant: nothing is recorded
+            return
+        self._seen[key] = None
+        while len(self._seen) > MAX_REFERENCES_SEEN:
+            self._seen.popitem(last=False)
+
+        async def write() -> None:
+            try:
+                await self.storage.put_reference(reference)
+            except Exception as exc:  # the next process (or an update) records it
+                self._seen.pop(key, None)
+                _reference_failed("put", exc)
+
+        self._later_task(write())
 
     def directory(self, turn_context: TurnContext, conversation: Conversation) -> TeamsDirectory:
         return TeamsDirectory(self, turn_context, conversation.team_id)
@@ -219,10 +284,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         work: Awaitable[Card], activity_id: str | None,
     ) -> None:  # fmt: skip
         """When `work` is done, put its card in place of the "working on it" one."""
-        claims = turn_context.turn_state.get(BotAdapter.BOT_IDENTITY_KEY)
-        audience = turn_context.turn_state.get(BotAdapter.BOT_OAUTH_SCOPE_KEY)
-        reference = TurnContext.get_conversation_reference(turn_context.activity)
-        adapter = turn_context.adapter
+        updater = ClickedCard(turn_context, activity_id) if activity_id else None
 
         async def finish() -> None:
             try:
@@ -230,33 +292,25 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             except Exception:
                 log.exception("a late card could not be finished")
                 card = self.bot.failed(conversation)
-            if not activity_id:
+            if updater is None:
                 return
-            update = card_activity(card)
-            update.id = activity_id
-
-            async def replace(context: TurnContext) -> None:
-                await context.update_activity(update)
-
             try:
-                await adapter.continue_conversation_with_claims(
-                    claims, reference, audience, replace
-                )
+                await updater.update(card)
             except Exception:
                 log.exception("could not update card %s", activity_id)
 
-        task = asyncio.create_task(finish())
-        self._later.add(task)
-        task.add_done_callback(self._later.discard)
+        self._later_task(finish())
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         conversation = conversation_of(activity)
+        self._keep_reference(activity, conversation)
         work = asyncio.ensure_future(
             self.bot.on_message(
-                conversation, activity.text or "", self.directory(turn_context, conversation)
+                conversation, activity.text or "", self.directory(turn_context, conversation),
+                html=html_of(activity),
             )
-        )
+        )  # fmt: skip
         card = await self._within(work, self.message_budget)
         if card is not None:
             await turn_context.send_activity(card_activity(card))
@@ -277,8 +331,13 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             verb = _dict(_dict(activity.value).get("action")).get("verb")
             activity_log.note(verb=str(verb)[:VERB_LOGGED] if verb is not None else None)
             return card_invoke_response(self.bot.tampered(conversation, exc))
+        self._keep_reference(activity, conversation)
+        # The card that was clicked is the activity the invoke replies to.
+        clicked = ClickedCard(turn_context, activity.reply_to_id) if activity.reply_to_id else None
         work = asyncio.ensure_future(
-            self.bot.on_action(conversation, action, self.directory(turn_context, conversation))
+            self.bot.on_action(
+                conversation, action, self.directory(turn_context, conversation), updater=clicked
+            )
         )
         try:
             card = await self._within(work, self.action_budget)
@@ -286,7 +345,6 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             log.exception("card action %s failed", action.verb.value)
             card = self.bot.failed(conversation)
         if card is None:
-            # The card that was clicked is the activity the invoke replies to.
             self._finish_later(turn_context, conversation, work, activity.reply_to_id)
             activity_log.note(outcome="pending")
             card = self.bot.pending(conversation)
