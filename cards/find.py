@@ -8,13 +8,26 @@ from dataclasses import dataclass
 
 from bot.actions import CardVerb
 from cards.base import DETAIL_SHOWN, NAME_SHOWN, ROW_SHOWN, ScreenBase, number_text
-from cards.elements import Card, Element, action_set, container, heading, text
+from cards.elements import (
+    CARD_SIZE_LIMIT,
+    Card,
+    Element,
+    action_set,
+    card_size,
+    container,
+    heading,
+    text,
+)
 from cards.markdown import plain
 from contextsms.models import Mapping
 
 # Characters of a query kept (and signed into the paging buttons): a name or a number is
 # found by far fewer, and a card's buttons must stay small whatever was typed.
 QUERY_LIMIT = 60
+# Characters of a name and of a channel on a row, the first that lets the page fit: a row holds
+# both, and its buttons carry the ids of the number and of its channel (a page of emoji names
+# needs DETAIL_SHOWN with real ids; the last two are for ids far longer than Teams' and ours).
+ROW_LIMITS = (ROW_SHOWN, DETAIL_SHOWN, 16, 4)
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,18 @@ class FindScreens(ScreenBase):
         buttons: bool, note: str | None = None,
     ) -> Card:  # fmt: skip
         """One page of the numbers matching `query` (`rows` is the page's, of `total`), with
-        Move here and Unmap on each when `buttons`; `note` says why there are none."""
+        Move here and Unmap on each when `buttons`; `note` says why there are none. Names and
+        channels are shown shorter where a page of long ones would not fit."""
+        for limit in ROW_LIMITS:
+            result = self._results(query, rows, page, pages, total, buttons, note, limit)
+            if card_size(result) < CARD_SIZE_LIMIT:
+                break
+        return result
+
+    def _results(
+        self, query: str, rows: list[FoundNumber], page: int, pages: int, total: int,
+        buttons: bool, note: str | None, limit: int,
+    ) -> Card:  # fmt: skip
         found = "1 number matches" if total == 1 else f"{total} numbers match"
         body: list[Element] = [
             heading("Numbers found"),
@@ -72,7 +96,7 @@ class FindScreens(ScreenBase):
         if note:
             body.append(text(note, subtle=True))
         for row in rows:
-            body.append(container(self._found_row(row, buttons), separator=True))
+            body.append(container(self._found_row(row, buttons, limit), separator=True))
         actions: list[Element] = []
         if pages > 1:
             body.append(text(f"Page {page + 1} of {pages}", subtle=True))
@@ -82,15 +106,15 @@ class FindScreens(ScreenBase):
                 actions.append(self.act("Next", CardVerb.FIND, mapping_id=query, page=page + 1))
         return self.card(body, actions)
 
-    def _found_row(self, row: FoundNumber, buttons: bool) -> list[Element]:
+    def _found_row(self, row: FoundNumber, buttons: bool, limit: int) -> list[Element]:
         mapping = row.mapping
         where = (
-            f"In this channel ({plain(row.channel, DETAIL_SHOWN)})"
+            f"In this channel ({plain(row.channel, limit)})"
             if row.here
-            else f"In {_channel(row.channel, DETAIL_SHOWN)}"
+            else f"In {_channel(row.channel, limit)}"
         )
         items: list[Element] = [
-            text(f"**{_name(mapping, ROW_SHOWN)}**: {number_text(mapping.phone_number)}"),
+            text(f"**{_name(mapping, limit)}**: {number_text(mapping.phone_number)}"),
             text(where, subtle=True),
         ]
         if not buttons:
