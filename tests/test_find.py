@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.actions import ActionContext, ActionSigner, CardVerb
-from bot.branding import Brand
+from bot.branding import LOGO_URL_LIMIT, Brand, logo_url, product_name
 from bot.handlers import MappingBot
 from bot.storage.models import AuditAction, AuditEntry
 from cards import CARD_SIZE_LIMIT, card_size
@@ -332,6 +332,12 @@ GUID = "aaaaaaaa-0000-4000-8000-00000000000a"
 # A Teams channel id is some 60 characters: three times that; an id of ContextSMS's as long.
 LONG_CHANNEL = "19:" + "x" * 170 + "@thread.tacv2"
 LONG_ID = "x" * 200
+# The CSP's brand at its largest: on every card.
+BRAND = Brand(
+    product_name(EMOJI * 100, "x"),
+    logo_url("https://cdn.example.com/" + "l" * (LOGO_URL_LIMIT - 24)),
+    "good",
+)
 
 
 def worst_mapping(i: int, channel: str, mapping_id: str) -> Mapping:
@@ -359,7 +365,7 @@ def worst_page(channel: str, mapping_id: str, here: str) -> list[FoundNumber]:
 def test_a_full_page_of_the_longest_names_fits(ids: str) -> None:
     here = LONG_CHANNEL if ids == "long" else f"19:{LONG_ID}"
     mapping_id = "NTMAP000000" if ids == "long" else LONG_ID
-    s = Screens(ActionSigner(b"k"), ActionContext(here, "E" + LONG_ID, tenant=GUID), Brand())
+    s = Screens(ActionSigner(b"k"), ActionContext(here, "E" + LONG_ID, tenant=GUID), BRAND)
     channel, query = EMOJI * 100, EMOJI * QUERY_LIMIT
     page = worst_page(here, mapping_id, here)
     one = page[1].mapping
@@ -382,5 +388,6 @@ def test_a_full_page_of_the_longest_names_fits(ids: str) -> None:
     assert titles(cards["results"]).count("Move here") == PAGE_SIZE - 2
     assert titles(cards["results"]).count("Unmap") == PAGE_SIZE
     assert "…" in full  # names cut, not dropped
+    assert any(n.get("url") == BRAND.logo_url for n in elements(cards["results"]))
     if ids == "long":
         assert EMOJI * 10 in full
