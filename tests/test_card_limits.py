@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.actions import ActionContext, ActionSigner
-from bot.branding import Brand
+from bot.branding import LOGO_URL_LIMIT, PRODUCT_LIMIT, Brand, logo_url, product_name
 from bot.conversation import Conversation
 from bot.handlers import MappingBot
 from bot.operations import EnterpriseLinks, FieldProblem
@@ -163,17 +163,26 @@ class Worst:
     name: str  # a mapping's or an enterprise's name, a person's
     channel: str  # a channel's name
     typed: str  # one character of what people type, repeated HUGE times
+    product: str  # a CSP's product name, as long as a brand keeps it
+
+    @property
+    def brand(self) -> Brand:
+        """The CSP's brand at its largest: the longest product name and logo address kept."""
+        return Brand(product_name(self.product, "x"), LONG_LOGO, "good")
 
 
+# The longest logo address a brand keeps: it is on every card.
+LONG_LOGO = logo_url("https://cdn.example.com/" + "l" * (LOGO_URL_LIMIT - 24))
+assert LONG_LOGO is not None and len(LONG_LOGO) == LOGO_URL_LIMIT
 WORST = {
-    "markup": Worst(WORST_NAME, WORST_CHANNEL, "x"),
-    "emoji": Worst(EMOJI, EMOJI, EMOJI_CHARACTER),
+    "markup": Worst(WORST_NAME, WORST_CHANNEL, "x", "*_[`<#" * PRODUCT_LIMIT),
+    "emoji": Worst(EMOJI, EMOJI, EMOJI_CHARACTER, EMOJI),
 }
 
 
 def worst_cards(worst: Worst) -> dict[str, Card]:
-    """The largest card of each kind the Screens can build."""
-    s = Screens(ActionSigner(b"k"), ActionContext(GENERAL, "E" + LONG_ID, tenant=GUID), Brand())
+    """The largest card of each kind the Screens can build, in the largest brand."""
+    s = Screens(ActionSigner(b"k"), ActionContext(GENERAL, "E" + LONG_ID, tenant=GUID), worst.brand)
     page = [mapping(i, channel=GENERAL, name=worst.name) for i in range(10)]
     one, channel, typed = page[0], worst.channel, worst.typed * HUGE
     many = [(f"19:{i}", f"{i} {channel}") for i in range(1000)]
@@ -198,6 +207,8 @@ def worst_cards(worst: Worst) -> dict[str, Card]:
         "invalid_name": s.invalid_name(typed, "it is too long"),
         "problem": s.problem("A problem", "Nothing was changed.", typed),
         "outcome_unknown": s.outcome_unknown("Not sure", "It may have been applied.", typed),
+        "payment_required": s.payment_required(typed),
+        "payment_unknown": s.payment_unknown(),
         **worst_organization_cards(s, worst),
     }
 
@@ -262,7 +273,7 @@ def test_the_largest_card_of_each_kind_fits(alphabet: str) -> None:
     cards = worst_cards(WORST[alphabet])
     kinds = {
         name for name, _ in inspect.getmembers(Screens, inspect.isfunction)
-        if not name.startswith("_") and name not in {"act", "map_form"}
+        if not name.startswith("_") and name not in {"act", "map_form", "card"}
     }  # fmt: skip
     assert kinds == set(cards), "a kind of card without its largest case"
     assert {name: card_size(c) for name, c in cards.items() if not fits(c)} == {}

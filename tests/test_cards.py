@@ -124,10 +124,19 @@ def organization_cards(s: Screens) -> dict[str, Card]:
     return cards
 
 
+# A CSP's brand with a logo, as Branding makes it from getcspconfig.
+NORTHWIND = Brand("Northwind Connect", "https://cdn.example.com/northwind.png", "good")
+
+
 def every_card() -> dict[str, Card]:
-    s = Screens(
-        SIGNER, ActionContext("19:general@thread.tacv2", "E0000001", tenant=TENANT), Brand()
-    )
+    """Every kind of card in the deployment's brand, and again in a CSP's with its logo."""
+    plain = cards_in(Brand())
+    branded = cards_in(NORTHWIND)
+    return {**plain, **{f"{name}, branded": card for name, card in branded.items()}}
+
+
+def cards_in(brand: Brand) -> dict[str, Card]:
+    s = Screens(SIGNER, ActionContext("19:general@thread.tacv2", "E0000001", tenant=TENANT), brand)
     many = [mapping(i, name="A rather long name for a number " * 2) for i in range(PAGE_SIZE)]
     cards = {
         "help in a channel": s.help(True),
@@ -168,6 +177,10 @@ def every_card() -> dict[str, Card]:
         "outcome unknown, of an enterprise": s.outcome_unknown(
             "No answer", "It may or may not have been applied.", enterprises=True
         ),
+        "payment required": s.payment_required("canceled"),
+        "payment required, no subscription": s.payment_required("none"),
+        "payment required, a status of its own": s.payment_required("on_hold"),
+        "payment unknown": s.payment_unknown(),
     }
     return {**cards, **organization_cards(s)}
 
@@ -175,7 +188,7 @@ def every_card() -> dict[str, Card]:
 def test_every_screen_is_covered() -> None:
     screens = {
         name for name, member in inspect.getmembers(Screens, inspect.isfunction)
-        if not name.startswith("_") and name not in {"act", "map_form"}
+        if not name.startswith("_") and name not in {"act", "map_form", "card"}
     }  # fmt: skip
     built = {
         name for name in screens

@@ -44,7 +44,11 @@ def sandbox_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int
         text=True,
     )
     assert process.stdout is not None
-    banner = "".join(process.stdout.readline() for _ in range(5))
+    banner = ""
+    for _ in range(40):  # up to the banner's last line, the database's
+        banner += process.stdout.readline()
+        if "database:" in banner:
+            break
     for _ in range(100):
         try:
             httpx.get(f"http://127.0.0.1:{port}/_sandbox/stats")
@@ -63,6 +67,10 @@ def test_start_command_seeds_prints_ids_and_serves_the_going_live_path(
     assert "CSP id:        CSP0000003" in banner
     assert "account:       you@company.com" in banner
     assert "enterprise id: E0000001 (Demo Enterprise)" in banner
+    assert "admin@example.com: subscription active" in banner
+    assert "unpaid:        E0000002 (Unpaid Demo Co)" in banner
+    assert "second CSP:    CSP9000001 (brand Northwind Connect)" in banner
+    assert "NorthwindSandbox!" not in banner and "PartnerSandbox!" not in banner
     assert "YourStrongPassword" not in banner
 
     result = subprocess.run(
@@ -78,7 +86,8 @@ def test_start_command_seeds_prints_ids_and_serves_the_going_live_path(
     login = json.loads(lines[1])
     assert login["roles"] == ["CSP_BUSINESS"] and login["services"] == ["Teams"]
     enterprise = json.loads(lines[3])
-    assert enterprise["enterpriseId"] == "E0000002" and enterprise["deleted"] is False
+    # The next enterprise after the three seeded ones.
+    assert enterprise["enterpriseId"] == "E0000004" and enterprise["deleted"] is False
     assert isinstance(enterprise["createdDate"], int)
     mapping = json.loads(lines[5])
     assert mapping["numberToMessageAppMapId"] == "NTMAP0000001"
@@ -90,7 +99,7 @@ def test_start_command_seeds_prints_ids_and_serves_the_going_live_path(
     process.wait(10)
     assert process.stdout is not None
     log = process.stdout.read()
-    assert "POST /api/v2/mapping/add/E0000002 200" in log
+    assert "POST /api/v2/mapping/add/E0000004 200" in log
     assert "eyJ" not in log and "YourStrongPassword" not in log
 
 
