@@ -100,7 +100,7 @@ class FindHandlers:
         turn.change = Change(AuditAction.UNMAP, existing.phone_number, before=shown)
         outcome = await self.core.service.unmap(shown, existing, turn.limit)
         match outcome:
-            case InAnotherChannel(mapping):  # moved since _still_there looked
+            case InAnotherChannel(mapping):  # never: _still_there checked this same mapping
                 await self.core._done(turn, changed=False)
                 return await self._moved(turn, mapping, shown)
             case Unmapped(number, already):
@@ -121,9 +121,8 @@ class FindHandlers:
         shown, page, pages = page_of(matching, page)
         buttons, note = await self._buttons(turn)
         here = turn.conversation.channel_id
-        labels = {m.messaging_app_id: "" for m in shown}
-        for channel_id in labels:
-            labels[channel_id] = await turn.channel_label(channel_id)
+        channels = dict.fromkeys(m.messaging_app_id for m in shown)
+        labels = {cid: await turn.channel_label(cid) for cid in channels}
         rows = [
             FoundNumber(m, labels[m.messaging_app_id], here=m.messaging_app_id == here)
             for m in shown
