@@ -3,8 +3,10 @@
 - `Identity`: the Bot Framework OpenID metadata and JWKS (inbound tokens are signed here, by
   keys it publishes and can rotate) and an Entra token endpoint for the bot's own tokens;
 - `Connector`: the Bot Connector service that a bot replies to (the activity's serviceUrl),
-  which can be told to throttle, and which tells a team's channels and details (its
-  Microsoft 365 group id, `aadGroupId`, by default one derived from the team id).
+  which records what it receives per conversation and when (for Teams' rate limits), can be
+  told to throttle (429 with Retry-After) or to answer that the bot was removed from a
+  conversation (403 BotNotInConversationRoster), and which tells a team's channels and
+  details (its Microsoft 365 group id, `aadGroupId`, by default one derived from the team id).
 """
 
 from __future__ import annotations
@@ -142,11 +144,29 @@ class Identity:
         return factory
 
 
+def most_in_window(times: list[float], seconds: float) -> int:
+    """The most of `times` (monotonic seconds) that fall within any span of `seconds`."""
+    ordered = sorted(times)
+    most = start = 0
+    for end, at in enumerate(ordered):
+        while at - ordered[start] > seconds:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 @dataclass
 class Connector:
+    """Each received post or put is kept in `received` with its `conversation` (the channel,
+    a thread's message id left out), its `tenant` and its time `at` (time.monotonic()); every
+    attempt, served or refused, is in `answered` as (conversation, at, status)."""
+
     server: ThreadedServer = field(init=False)
     received: list[dict[str, Any]] = field(default_factory=list)
     throttle: list[int] = field(default_factory=list)  # statuses to answer before serving
+    retry_after: str = "0"  # the Retry-After of a throttle's 429
+    removed_from: set[str] = field(default_factory=set)  # conversations the bot is not in
+    answered: list[tuple[str, float, int]] = field(default_factory=list)
     attempts: int = 0
     groups: dict[str, str] = field(default_factory=dict)  # team id -> aadGroupId, if not derived
     team_details_requests: int = 0
@@ -166,16 +186,41 @@ class Connector:
     def url(self) -> str:
         return self.server.base_url + "/"
 
+    def throttle_next(self, calls: int, retry_after: int) -> None:
+        """Answer the next `calls` posts and puts 429 with Retry-After `retry_after` seconds."""
+        self.retry_after = str(retry_after)
+        self.throttle.extend([429] * calls)
+
+    def times(self, conversation: str | None = None) -> list[float]:
+        """When each post or put was received (in `conversation`, or anywhere)."""
+        return [item["at"] for item in self.received
+                if conversation is None or item["conversation"] == conversation]  # fmt: skip
+
     async def _post(self, request: web.Request) -> web.Response:
+        at = time.monotonic()
         self.attempts += 1
+        conversation = request.match_info["conversation"].split(";messageid=", 1)[0]
+        if conversation in self.removed_from:
+            self.answered.append((conversation, at, 403))
+            return web.json_response(
+                {"error": {"code": "BotNotInConversationRoster",
+                           "message": "The bot is not part of the conversation roster."}},
+                status=403,
+            )  # fmt: skip
         if self.throttle:
             status = self.throttle.pop(0)
-            retry_after = {"Retry-After": "0"} if status == 429 else None
+            self.answered.append((conversation, at, status))
+            retry_after = {"Retry-After": self.retry_after} if status == 429 else None
             return web.json_response({"error": {"code": "Throttled"}}, status=status,
                                      headers=retry_after)  # fmt: skip
         body = await request.json()
-        self.received.append({"method": request.method, "path": request.path, "body": body,
-                              "authorization": request.headers.get("Authorization")})  # fmt: skip
+        self.answered.append((conversation, at, 200))
+        tenant = (body.get("conversation") or {}).get("tenantId")
+        self.received.append({
+            "method": request.method, "path": request.path, "body": body,
+            "authorization": request.headers.get("Authorization"),
+            "conversation": conversation, "tenant": tenant, "at": at,
+        })  # fmt: skip
         return web.json_response({"id": f"activity-{len(self.received)}"})
 
     async def _member(self, request: web.Request) -> web.Response:

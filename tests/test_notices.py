@@ -1,0 +1,209 @@
+"""Notices to the channel that lost a number, over real HTTP: the whole app (create_app) with
+production auth, the sandbox and the Bot Framework stand-ins (tests/test_bot_http.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bot.branding import Brand
+from bot.conversation import Person
+from bot.notices import NumberLeft
+from cards import notices
+from contextsms import ContextSMSClient
+from contextsms.models import Enterprise
+from contextsms.phone import national_format
+from tests.conftest import fresh_number
+from tests.test_bot_http import GENERAL, TENANT, Bot, wait_for
+
+# Fixtures, by name.
+from tests.test_bot_http import bot as bot
+from tests.test_bot_http import connector as connector
+from tests.test_bot_http import graph as graph
+from tests.test_bot_http import identity as identity
+
+SALES = "19:sales@thread.tacv2"  # the team's other channel, as the connector stand-in lists it
+
+
+def in_sales(bot: Bot, text: str, **changes: Any) -> dict[str, Any]:
+    """A message in the team's Sales channel, in a thread of its own."""
+    activity = bot.activity(text, **changes)
+    activity["conversation"] = {**activity["conversation"], "id": f"{SALES};messageid=2"}
+    activity["channelData"] = {**activity["channelData"], "teamsChannelId": SALES,
+                               "channel": {"id": SALES, "name": "Sales"}}  # fmt: skip
+    return activity
+
+
+def click(bot: Bot, activity: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
+    invoke = {**activity, "type": "invoke", "name": "adaptiveCard/action",
+              "replyToId": "activity-1", "id": f"{activity['id']}-click",
+              "value": {"action": {"type": "Action.Execute", "verb": action["verb"],
+                                   "data": action["data"]}}}  # fmt: skip
+    del invoke["text"]
+    return invoke
+
+
+async def mapped_in_general(bot: Bot, number: str) -> None:
+    """`number` mapped by a message in General, whose reference the bot then keeps."""
+    assert (await bot.post(bot.activity(f"map {number} Desk"))).status_code == 201
+    assert "Number mapped" in str(bot.connector.cards()[-1])
+    await wait_until_kept(bot, GENERAL)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def wait_until_kept(bot: Bot, conversation: str) -> None:
+    async def kept() -> bool:
+        return await bot.storage.reference(conversation) is not None
+
+    await until(kept)
+
+
+async def move_to_sales(bot: Bot, number: str) -> str:
+    """In Sales, map `number` (mapped in General), then click "Move it here"; the card shown."""
+    message = in_sales(bot, f"map {number}")
+    assert (await bot.post(message)).status_code == 201
+    taken = bot.connector.cards()[-1]
+    assert "Already mapped to another channel" in str(taken)
+    move = next(a for a in taken["actions"] if a["title"] == "Move it here")
+    answer = (await bot.post(click(bot, message, move))).json()
+    return str(answer["value"])
+
+
+def notices_in(bot: Bot, conversation: str) -> list[dict[str, Any]]:
+    """New messages (not replies, not updates) the bot posted in `conversation`."""
+    path = f"/v3/conversations/{conversation}/activities"
+    return [item for item in bot.connector.received
+            if item["method"] == "POST" and item["path"] == path]  # fmt: skip
+
+
+async def test_the_channel_that_lost_a_number_is_told_where_it_went(
+    bot: Bot, enterprise: Enterprise, client: ContextSMSClient
+) -> None:
+    number = fresh_number()
+    await mapped_in_general(bot, number)
+    assert notices_in(bot, GENERAL) == []
+
+    moved = await move_to_sales(bot, number)
+    assert "Number moved here" in moved
+
+    await wait_for(lambda: notices_in(bot, GENERAL) != [])
+    [notice] = notices_in(bot, GENERAL)
+    card = str(notice["body"]["attachments"][0]["content"])
+    assert number in card and national_format(number) in card
+    assert "Sales" in card and "Changed by Alex" in card
+    # A new message in General, as the bot: not a reply to the message it was kept from.
+    assert notice["body"].get("replyToId") is None
+    assert notice["body"]["conversation"]["id"] == GENERAL
+    assert notice["authorization"].startswith("Bearer outbound-")
+    mapped = await client.list_mappings(enterprise.enterprise_id)
+    assert [m.messaging_app_id for m in mapped if m.phone_number == number] == [SALES]
+
+
+async def test_a_removed_bot_is_not_told_and_its_reference_is_dropped(
+    bot: Bot, enterprise: Enterprise, client: ContextSMSClient
+) -> None:
+    number = fresh_number()
+    await mapped_in_general(bot, number)
+    bot.connector.removed_from.add(GENERAL)  # the bot was removed from the team
+
+    assert "Number moved here" in await move_to_sales(bot, number)
+
+    await wait_for(lambda: any(c == GENERAL and s == 403 for c, _, s in bot.connector.answered))
+
+    async def dropped() -> bool:
+        return await bot.storage.reference(GENERAL) is None
+
+    await until(dropped)
+    # One refused post, and no "something went wrong" tried after it.
+    assert [s for c, _, s in bot.connector.answered if c == GENERAL and s == 403] == [403]
+    assert notices_in(bot, GENERAL) == []
+    # The move stands.
+    mapped = await client.list_mappings(enterprise.enterprise_id)
+    assert [m.messaging_app_id for m in mapped if m.phone_number == number] == [SALES]
+    # Sales was not removed: its reference stays.
+    assert await bot.storage.reference(SALES) is not None
+
+
+async def test_without_a_reference_the_move_works_and_the_log_says_skipped(
+    bot: Bot, enterprise: Enterprise, client: ContextSMSClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.notices")
+    number = fresh_number()
+    await mapped_in_general(bot, number)
+    await bot.storage.remove_reference(GENERAL)  # as for a channel mapped before references
+
+    assert "Number moved here" in await move_to_sales(bot, number)
+
+    await wait_for(lambda: any(r.getMessage().startswith("notice ") for r in caplog.records))
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("notice ")]
+    assert "outcome=skipped" in line and "no reference" in line
+    digits = number.lstrip("+")
+    assert digits[-7:] not in line and "Alex" not in line and "Sales" not in line
+    assert notices_in(bot, GENERAL) == []
+    mapped = await client.list_mappings(enterprise.enterprise_id)
+    assert [m.messaging_app_id for m in mapped if m.phone_number == number] == [SALES]
+
+
+async def test_a_channel_keeps_its_reference_from_a_message_once(bot: Bot) -> None:
+    assert await bot.storage.reference(SALES) is None
+    assert (await bot.post(in_sales(bot, "help"))).status_code == 201
+    await wait_until_kept(bot, SALES)
+    kept = await bot.storage.reference(SALES)
+    assert kept is not None and (kept.tenant_id, kept.channel_id) == (TENANT, SALES)
+    assert kept.reference["conversation"]["id"] == SALES  # the channel, not the thread
+
+    # Once per process: dropped now, a second message does not write it again.
+    await bot.storage.remove_reference(SALES)
+    assert (await bot.post(in_sales(bot, "help"))).status_code == 201
+    assert await bot.storage.reference(SALES) is None
+
+
+async def test_an_activity_without_a_tenant_keeps_no_reference(bot: Bot) -> None:
+    activity = in_sales(bot, "help")
+    del activity["channelData"]["tenant"]
+    del activity["conversation"]["tenantId"]
+    assert (await bot.post(activity)).status_code == 201
+    assert "does not say which organization" in str(bot.connector.cards()[-1])
+    assert await bot.storage.reference(SALES) is None
+
+
+PERSON = Person("c0c0c0c0-0000-4000-8000-0000000000c1", "Casey Jones")
+
+
+def left(to_channel: str | None, to_label: str | None) -> NumberLeft:
+    return NumberLeft(
+        tenant_id=TENANT, enterprise_id="E1", number="+15559876543", from_channel=GENERAL,
+        to_channel=to_channel, to_label=to_label, by=PERSON,
+    )  # fmt: skip
+
+
+def test_the_notice_names_the_person_only_in_their_own_organization() -> None:
+    ours = str(notices.number_left(left(SALES, "Sales"), Brand(), same_organization=True))
+    assert "Casey Jones" in ours and "(555) 987-6543 (+15559876543)" in ours
+    theirs = str(notices.number_left(left(SALES, "Sales"), Brand(), same_organization=False))
+    assert "Casey Jones" not in theirs and "someone in another organization" in theirs
+
+
+def test_an_unmapped_number_s_notice_says_so_in_the_brand() -> None:
+    card = notices.number_left(left(None, None), Brand(product="Acme SMS"), same_organization=True)
+    shown = str(card)
+    assert "unmapped" in shown and "no longer arrive in this channel" in shown
+    assert "instead of this channel" not in shown
+
+
+def test_a_channel_name_is_shown_as_text_not_markup() -> None:
+    card = notices.number_left(
+        left(SALES, "[Reset](https://evil.example.com)"), Brand(), same_organization=True
+    )
+    assert "[Reset](https://evil.example.com)" not in str(card)
