@@ -78,6 +78,7 @@ class FindScreens(ScreenBase):
         """One page of the numbers matching `query` (`rows` is the page's, of `total`), with
         Move here and Unmap on each when `buttons`; `note` says why there are none. Names and
         channels are shown shorter where a page of long ones would not fit."""
+        query = query[:QUERY_LIMIT]  # as `find` reads it: the buttons carry no more
         for limit in ROW_LIMITS:
             result = self._results(query, rows, page, pages, total, buttons, note, limit)
             if card_size(result) < CARD_SIZE_LIMIT:
