@@ -8,6 +8,7 @@ commands, from the same settings and storage as the bot.
     python -m bot.admin unlink TENANT_OR_TEAM_ID [--json]
     python -m bot.admin history [--tenant T] [--team T] [--since DATE] [--limit N]
                                 [--format text|csv|jsonl] [--json]
+    python -m bot.admin import FILE.csv --enterprise E [--dry-run] [--results OUT.csv] [--json]
 
 `--json` prints one JSON document on stdout. Exit codes: 0 done, 1 refused or failed (one
 line on stderr, no trace), 2 usage. Nothing is asked interactively. Changes are recorded in
@@ -26,11 +27,18 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from bot.audit import COMMAND_LINE, EXPORT_FIELDS, Audit, exported
+from bot.branding import Brand, Branding
+from bot.bulk import BulkMapper, BulkRun, CsvProblem, RowKind, TooManyRows, failed, read_csv
+from bot.enterprise_info import EnterpriseInfo
 from bot.logs import configure
+from bot.mappings import MappingService
+from bot.notices import NoNotices
 from bot.operations import EnterpriseLinks, InvalidEnterpriseForm, Operations, enterprise_form
+from bot.payment import PaymentGate
 from bot.settings import Settings, load_settings
 from bot.storage.base import Storage
 from bot.storage.factory import open_storage
@@ -38,8 +46,15 @@ from bot.storage.models import AuditEntry, Link
 from bot.tenancy import IssuedCode, tenancy_from_settings
 from contextsms.client import ContextSMSClient
 from contextsms.errors import ContextSMSError, NotFound, printable
+from contextsms.retry import Deadline
 
 EXPORT_PAGE = 500
+# The preview's two reads of mappings, retries included.
+PREVIEW_DEADLINE = 60.0
+# Rows that cannot be done as the file asks, whatever ContextSMS would say.
+WOULD_FAIL = frozenset({RowKind.INVALID, RowKind.DUPLICATE, RowKind.FOREIGN})
+RESULT_FIELDS = ("line", "number", "channel id", "name", "kind", "outcome", "detail", "request id")
+PREVIEW_FIELDS = ("line", "number", "channel id", "name", "kind", "detail")
 _PLAIN_NUMBER = re.compile(r"^[+-]?\d+$")
 
 
@@ -91,6 +106,31 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("--since", type=_since, help="ISO date or time (UTC unless it says)")
     history.add_argument("--limit", type=_positive, help="at most this many, newest first")
     history.add_argument("--format", choices=("text", "csv", "jsonl"), default="text")
+    bulk = commands.add_parser(
+        "import",
+        parents=[output],
+        help="map the numbers of a CSV file to channels",
+        description=(
+            "Map each number of FILE.csv (header row `number,channel id,name`; the name may be "
+            "empty) to its channel in the enterprise. Channel ids are taken as given. A number "
+            "mapped to another channel of the enterprise is moved to the file's channel. "
+            "Nothing is asked. Exit code 1 when any row failed: a row that is invalid, repeats "
+            "a number, is another organization's number, or that ContextSMS refused, could not "
+            "do or did not confirm (each row's outcome is in the results file)."
+        ),
+    )
+    bulk.add_argument("file", metavar="FILE.csv", type=Path)
+    bulk.add_argument("--enterprise", required=True, help="the enterprise id (E...)")
+    bulk.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would happen to each row and change nothing (exit 1 if any would fail)",
+    )
+    bulk.add_argument(
+        "--results",
+        type=Path,
+        help="where to write the outcome of each row (default: FILE.results.csv next to FILE)",
+    )
     return top
 
 
@@ -188,8 +228,153 @@ async def _command(args: argparse.Namespace, tools: Tools, out: IO[str]) -> None
         case "history":
             entries = await _history(tools.audit, args)
             _history_out(entries, "json" if as_json else args.format, out)
+        case "import":
+            await _import(args, tools, out)
         case _:
             raise AssertionError(f"unknown command {args.command!r}")  # argparse refuses it
+
+
+# -- import --------------------------------------------------------------------------------
+
+
+def _mapper(tools: Tools) -> BulkMapper:
+    """The bot's bulk engine on the command line's client and storage. Notices cannot be
+    posted from here (no Teams adapter): a moved number's old channel is not told."""
+    bot, client = tools.settings.bot, tools.client
+    info = EnterpriseInfo(client, ttl=bot.bot_brand_cache_seconds)
+    payments = PaymentGate(
+        client, info, enabled=bot.bot_payment_check, on_failure=bot.bot_payment_check_failure,
+        ttl=bot.bot_payment_cache_seconds,
+    )  # fmt: skip
+    branding = Branding(client, info, Brand(product=bot.bot_product_name))
+    return BulkMapper(
+        MappingService(client), client, tools.storage, payments, tools.audit, NoNotices(),
+        branding, concurrency=bot.bot_bulk_concurrency, max_rows=bot.bot_bulk_max_rows,
+    )  # fmt: skip
+
+
+async def _import(args: argparse.Namespace, tools: Tools, out: IO[str]) -> None:
+    path: Path = args.file
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Refused(
+            f"{path} cannot be read ({type(exc).__name__}); nothing was changed"
+        ) from None
+    try:
+        entries = read_csv(text, tools.settings.bot.bot_default_region)
+    except CsvProblem as exc:
+        raise Refused(f"{path}: {exc}; nothing was changed") from None
+    if not entries:
+        raise Refused(f"{path} has no rows under its header; nothing was changed")
+    mapper = _mapper(tools)
+    enterprise: str = args.enterprise
+    try:
+        run = await mapper.preview(
+            entries, enterprise_id=enterprise, tenant_id="", team_id=None, channel_id=None,
+            by=COMMAND_LINE, limit=Deadline(PREVIEW_DEADLINE),
+        )  # fmt: skip
+    except TooManyRows as exc:
+        raise Refused(
+            f"{path} has {exc.rows} rows; at most {exc.limit} are imported at once "
+            "(BOT_BULK_MAX_ROWS): split the file. Nothing was changed"
+        ) from None
+    except NotFound:
+        raise Refused(
+            f"no enterprise {printable(enterprise)!r} in this CSP (see `enterprises`); "
+            "nothing was changed"
+        ) from None
+    if args.dry_run:
+        _preview_out(run, args.json, out)
+        would_fail = sum(row.kind in WOULD_FAIL for row in run.rows)
+        if would_fail:
+            raise Refused(f"{would_fail} of {len(run.rows)} rows would fail; nothing was changed")
+        return
+    claimed = await mapper.claim(run.run_id, tenant_id="", move=True)
+    if claimed is None:  # only this process knows the new run's id
+        raise Refused("the import could not be started; nothing was changed")
+    done = await mapper.apply(claimed)
+    target: Path = args.results or path.with_name(f"{path.stem}.results.csv")
+    try:
+        await asyncio.to_thread(_results_file, done, target)
+    except OSError as exc:
+        raise Refused(
+            f"the rows were imported, but {target} cannot be written ({type(exc).__name__}): "
+            "see `history` for what changed"
+        ) from None
+    _results_out(done, target, args.json, out)
+    failures = sum(failed(result) for result in done.results)
+    if failures:
+        raise Refused(f"{failures} of {len(done.results)} rows failed (see {target})")
+
+
+def _row_values(run: BulkRun) -> list[dict[str, Any]]:
+    return [
+        {
+            "line": row.entry.line,
+            "number": row.entry.number or row.entry.typed,
+            "channel id": row.channel_id,
+            "name": row.entry.name or "",
+            "kind": row.kind.value,
+            "detail": row.problem
+            or (f"now in {row.current_channel}" if row.kind is RowKind.MOVE else ""),
+        }
+        for row in run.rows
+    ]
+
+
+def _counted(values: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def _preview_out(run: BulkRun, as_json: bool, out: IO[str]) -> None:
+    rows = _row_values(run)
+    counts = _counted([row.kind.value for row in run.rows])
+    if as_json:
+        _dump({"dryRun": True, "enterpriseId": run.enterprise_id, "counts": counts,
+               "rows": rows}, out)  # fmt: skip
+        return
+    for row in rows:
+        print(printable("  ".join(str(row[f]) for f in PREVIEW_FIELDS if row[f] != "")), file=out)
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    print(f"Dry run: {len(rows)} rows ({summary}); nothing was changed.", file=out)
+
+
+def _result_values(run: BulkRun) -> list[dict[str, Any]]:
+    return [
+        {
+            "line": result.row.entry.line,
+            "number": result.row.entry.number or result.row.entry.typed,
+            "channel id": result.row.channel_id,
+            "name": result.row.entry.name or "",
+            "kind": result.row.kind.value,
+            "outcome": result.outcome.value,
+            "detail": result.detail,
+            "request id": result.request_id or "",
+        }
+        for result in run.results
+    ]
+
+
+def _results_file(run: BulkRun, target: Path) -> None:
+    with target.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=RESULT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in _result_values(run):
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+
+
+def _results_out(run: BulkRun, target: Path, as_json: bool, out: IO[str]) -> None:
+    counts = _counted([result.outcome.value for result in run.results])
+    if as_json:
+        _dump({"dryRun": False, "enterpriseId": run.enterprise_id, "results": str(target),
+               "counts": counts, "rows": _result_values(run)}, out)  # fmt: skip
+        return
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+    print(f"Imported {len(run.results)} rows ({summary}); each row's outcome: {target}", file=out)
 
 
 # -- output --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from bot.conversation import Conversation, Person
 from bot.settings import load_settings
 from bot.storage.sqlite import SqliteStorage
 from bot.tenancy import Linked, Tenancy, tenancy_from_settings
+from contextsms import ContextSMSClient
+from contextsms.models import Enterprise, EnterpriseCreate, MappingCreate
 from sandbox.threaded import RunningSandbox
 from tests.conftest import fresh_number
 
@@ -241,3 +244,160 @@ def test_missing_settings_are_named_and_exit_1(admin: Admin) -> None:
     )
     assert done.returncode == 1
     assert "CONTEXTSMS_CSP_ID" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- import: a reseller's CSV ------------------------------------------------------------------
+
+ADD = "/api/v2/mapping/add"
+LIST = "/api/v2/numbertomessageappmapping"
+FRONT = "19:front@thread.tacv2"
+BACK = "any-channel-id-the-playground-made"
+# What each kind the dry run shows becomes when the file is imported (numbers elsewhere move).
+BECOMES = {
+    "new": "mapped", "here": "already", "move": "moved",
+    "invalid": "skipped", "duplicate": "skipped", "foreign": "skipped",
+}  # fmt: skip
+
+
+async def paid_enterprise(client: ContextSMSClient, sandbox: RunningSandbox) -> Enterprise:
+    email = f"import-{fresh_number()[1:]}@example.com"
+    sandbox.store.set_subscription(f"sub_{email}", "active", None, email, int(time.time()))
+    return await client.create_enterprise(
+        EnterpriseCreate(name="Reseller's Customer", contact="Ann", number=fresh_number(),
+                         email=email)
+    )  # fmt: skip
+
+
+async def holding(client: ContextSMSClient, enterprise: Enterprise) -> dict[str, str]:
+    """The sandbox's real state: number -> channel."""
+    return {
+        m.phone_number: m.messaging_app_id
+        for m in await client.list_mappings(enterprise.enterprise_id)
+    }
+
+
+def results_of(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+async def test_a_csv_import_does_what_its_dry_run_said_row_by_row_and_audits_each_change(
+    admin: Admin, sandbox: RunningSandbox, client: ContextSMSClient, tmp_path: Path
+) -> None:
+    ours = await paid_enterprise(client, sandbox)
+    theirs = await paid_enterprise(client, sandbox)
+    new_1, new_2, here, moving, foreign = (fresh_number() for _ in range(5))
+    for enterprise, number, channel in (
+        (ours, here, FRONT),
+        (ours, moving, BACK),
+        (theirs, foreign, "19:theirs@thread.tacv2"),
+    ):
+        await client.add_mapping(
+            enterprise.enterprise_id, MappingCreate(phone_number=number, messaging_app_id=channel)
+        )  # fmt: skip
+    file = tmp_path / "numbers.csv"
+    file.write_text(
+        "Number, Channel ID ,Name\n"
+        f"{new_1},{FRONT},Front desk \U0001f600\n"
+        f"{new_2[2:]},{BACK},\n"
+        f"{here},{FRONT},\n"
+        f"{moving},{FRONT},Moved in\n"
+        f"{foreign},{FRONT},\n"
+        "555-0100 x12,19:x@thread.tacv2,\n"
+        f"{new_1},{BACK},Again\n",
+        encoding="utf-8",
+    )
+    before = await holding(client, ours)
+
+    dry = admin("import", str(file), "--enterprise", ours.enterprise_id, "--dry-run", "--json")
+
+    assert dry.returncode == 1  # rows that would fail: a script learns it before the import
+    assert "3 of 7 rows would fail" in dry.stderr and "Traceback" not in dry.stderr
+    preview = json.loads(dry.stdout)
+    kinds = {row["line"]: row["kind"] for row in preview["rows"]}
+    assert kinds == {2: "new", 3: "new", 4: "here", 5: "move", 6: "foreign", 7: "invalid",
+                     8: "duplicate"}  # fmt: skip
+    assert await holding(client, ours) == before
+    assert json.loads(admin.ok("history", "--json")) == []
+    assert "nothing was changed" in admin("import", str(file), "--enterprise",
+                                          ours.enterprise_id, "--dry-run").stdout  # fmt: skip
+
+    out = tmp_path / "out" / "results.csv"
+    out.parent.mkdir()
+    done = admin("import", str(file), "--enterprise", ours.enterprise_id, "--results", str(out))
+
+    assert done.returncode == 1
+    assert "3 of 7 rows failed" in done.stderr and "Traceback" not in done.stderr
+    rows = results_of(out)
+    assert {int(r["line"]): r["outcome"] for r in rows} == {
+        line: BECOMES[kind] for line, kind in kinds.items()
+    }
+    assert "another organization" in next(r for r in rows if r["line"] == "6")["detail"]
+    assert "extension" in next(r for r in rows if r["line"] == "7")["detail"]
+    assert "line 2" in next(r for r in rows if r["line"] == "8")["detail"]
+    # The sandbox holds what the results file says, and another organization's is untouched.
+    now = await holding(client, ours)
+    assert {r["number"]: r["channel id"] for r in rows if r["outcome"] != "skipped"} == now
+    assert now == {new_1: FRONT, new_2: BACK, here: FRONT, moving: FRONT}
+    assert (await holding(client, theirs))[foreign] == "19:theirs@thread.tacv2"
+    # Each change in the audit trail, made by the command line.
+    changes = json.loads(admin.ok("history", "--json"))
+    assert sorted((c["action"], c["number"], c["after"], c["outcome"], c["actor_name"])
+                  for c in changes) == sorted([
+        ("map", new_1, FRONT, "ok", "command line"), ("map", new_2, BACK, "ok", "command line"),
+        ("remap", moving, FRONT, "ok", "command line"),
+    ])  # fmt: skip
+    # Importing the same file again changes nothing more.
+    again = admin("import", str(file), "--enterprise", ours.enterprise_id, "--json")
+    outcomes = {r["line"]: r["outcome"] for r in json.loads(again.stdout)["rows"]}
+    assert {outcomes[line] for line in (2, 3, 4, 5)} == {"already"}
+    assert (tmp_path / "numbers.results.csv").exists()
+    assert len(json.loads(admin.ok("history", "--json"))) == 3
+
+
+async def test_an_import_whose_answer_is_lost_says_unknown_in_its_results_file(
+    admin: Admin, sandbox: RunningSandbox, client: ContextSMSClient, tmp_path: Path
+) -> None:
+    ours = await paid_enterprise(client, sandbox)
+    number = fresh_number()
+    file = tmp_path / "one.csv"
+    file.write_text(f"number,channel id,name\n{number},{FRONT},Lost answer\n", encoding="utf-8")
+    # The preview's read goes through; the add is served, then answered 500; and every
+    # look-up that would tell whether it was applied fails too.
+    sandbox.faults(
+        script=[
+            {"method": "GET", "path_prefix": LIST, "delay_ms": 1},
+            {"method": "POST", "path_prefix": ADD, "status": 500, "after_handler": True},
+            *[{"method": "GET", "path_prefix": LIST, "status": 500}] * 10,
+        ]
+    )
+
+    done = admin("import", str(file), "--enterprise", ours.enterprise_id)
+
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    [row] = results_of(tmp_path / "one.results.csv")
+    assert row["outcome"] == "unknown"
+    assert "may or may not" in row["detail"] and "not changed" not in row["detail"]
+    sandbox.reset()
+    assert (await holding(client, ours))[number] == FRONT  # it was applied after all
+    [entry] = json.loads(admin.ok("history", "--json"))
+    assert (entry["action"], entry["outcome"], entry["number"]) == ("map", "unknown", number)
+
+
+def test_an_import_that_cannot_be_read_changes_nothing_and_says_why(
+    admin: Admin, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("phone,channel\n+15551234567,19:x@thread.tacv2\n", encoding="utf-8")
+    sandbox.control("POST", "stats/reset")
+    for args in (
+        (str(wrong), "--enterprise", sandbox.seeded.enterprise_id),
+        (str(tmp_path / "missing.csv"), "--enterprise", sandbox.seeded.enterprise_id),
+    ):
+        done = admin("import", *args)
+        assert done.returncode == 1, args
+        assert "nothing was changed" in done.stderr and "Traceback" not in done.stderr
+    assert "number" in admin("import", str(wrong), "--enterprise", "E1").stderr
+    assert not any("/api/" in k and not k.startswith("GET") for k in sandbox.stats()["requests"])
+    # Exit code 1 for failed rows is in the help a script writer reads.
+    assert "Exit code 1 when any row failed" in " ".join(admin.ok("import", "--help").split())
