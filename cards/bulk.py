@@ -293,13 +293,10 @@ class BulkScreens(ScreenBase):
 
     def _who(self, row: BulkRow) -> str:
         entry = row.entry
-        who = (
-            number_text(entry.number)
-            if entry.number
-            else f"**{plain(entry.typed, TYPED_LIMIT) or 'an empty line'}**"
-        )
+        if entry.number is None:  # the line as typed, its name included
+            return f"Line {entry.line}: **{plain(entry.typed, TYPED_LIMIT)}**"
         name = f", {plain(entry.name, BULK_NAME_SHOWN)}" if entry.name else ""
-        return f"Line {entry.line}: {who}{name}"
+        return f"Line {entry.line}: {number_text(entry.number)}{name}"
 
     def _channel(self, channel_id: str | None, labels: Mapping[str, str]) -> str:
         if not channel_id:

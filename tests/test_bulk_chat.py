@@ -272,8 +272,10 @@ async def test_the_form_previews_what_is_typed_in_it(
     empty = await press(bot, form, "Preview", numbers="  \n ")
     assert "Paste at least one number" in texts(empty)
     numbers = [fresh_number(), fresh_number()]
-    preview = await press(bot, form, "Preview", numbers=f"{numbers[0]} Desk\r\n\n{numbers[1]}")
+    typed = f"{numbers[0]} [Desk](https://evil.example)\r\n\n{numbers[1]}"
+    preview = await press(bot, form, "Preview", numbers=typed)
     assert counts(preview) == {"New": "2"}
+    assert r"\[Desk\](https://evil.example)" in texts(preview)  # shown as written, no link
     seen = CardsSeen()
     await press(bot, preview, "Map 2 here", seen)
     await finished(bot)
@@ -395,6 +397,20 @@ async def test_two_hundred_numbers_answer_at_once_and_report_as_they_go(
     mapped = await channel_of(client, enterprise)
     assert all(mapped[n] == GENERAL for n in numbers)
     assert writes(sandbox)[ADD] == 200
+
+
+async def test_shutdown_waits_a_little_then_stops_a_run(
+    bot: MappingBot, sandbox: RunningSandbox
+) -> None:
+    numbers = [fresh_number() for _ in range(8)]
+    preview = await bot.on_message(in_channel(), "map\n" + "\n".join(numbers), NAMED)
+    sandbox.faults(latency_ms=5000, path_prefix="/api/v2/mapping/add")
+    await press(bot, preview, "Map 8 here", CardsSeen())
+    started = time.monotonic()
+    await bot.bulk.aclose(grace=0.3)
+    assert time.monotonic() - started < 2.0  # not held up by a run that would take seconds
+    refreshed = await press(bot, preview, "Map 8 here")
+    assert "Applying" in texts(refreshed)  # its numbers in flight are not applied again
 
 
 # -- the cards themselves -----------------------------------------------------------------
