@@ -8,16 +8,20 @@ card): here it collects the cards it is given."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
-from bot.actions import ActionContext, card_action
+from bot.actions import ActionContext, ActionSigner, card_action
 from bot.branding import Brand
 from bot.bulk import BulkEntry, BulkRow, BulkRun, RowKind, RowOutcome, RowResult, RunState
 from bot.conversation import Conversation, TeamDirectory
@@ -46,11 +50,10 @@ from tests.test_bot_behaviour import (
     texts,
     world,
 )
-from tests.test_cards import ROOT, SIGNER, schema
 from tests.test_never_lie import FAILED_LOOKUPS, served_then_failed
 from tests.test_tenants import api_calls
 
-__all__ = ["bot", "schema", "world"]  # the fixtures, shared with the behaviour tests
+__all__ = ["bot", "world"]  # the fixtures, shared with the behaviour tests
 
 MENTION = "<at>Test Bot</at>"
 ADD = "POST /api/v2/mapping/add/{enterpriseId}"
@@ -416,7 +419,12 @@ async def test_shutdown_waits_a_little_then_stops_a_run(
 # -- the cards themselves -----------------------------------------------------------------
 
 EMOJI_NAME = "\U0001f600" * 100  # 100 characters, 12 bytes each as sent
-SCREENS = Screens(SIGNER, ActionContext(GENERAL, "E0000001", tenant=TENANT), Brand())
+# tests/test_cards.py holds every card to the renderer and the schema; it may take these cards
+# from `bulk_cards` (this module imports nothing of it, so it can import this one).
+ROOT = Path(__file__).resolve().parent.parent
+SCREENS = Screens(
+    ActionSigner(b"test key"), ActionContext(GENERAL, "E0000001", tenant=TENANT), Brand()
+)
 KINDS = list(RowKind)
 OUTCOMES = list(RowOutcome)
 
@@ -442,33 +450,38 @@ def big_run(rows: int = 500, *, results: int = 0, state: RunState = RunState.PRE
 LABELS = {f"19:{i:04d}@thread.tacv2": EMOJI_NAME for i in range(500)}
 
 
-def bulk_cards() -> dict[str, Card]:
+def bulk_cards(s: Screens = SCREENS) -> dict[str, Card]:
+    """Each bulk card, with small lists and with 500 numbers named in 100 emoji: the keys
+    start with the screen's name, as tests/test_cards.py's `every_card` names them."""
     small = big_run(12, results=12, state=RunState.DONE)
+    applying = big_run(results=250, state=RunState.APPLYING)
+    stopped = big_run(results=100, state=RunState.APPLYING)
     return {
-        "form": SCREENS.bulk_form(500),
-        "form, with a notice": SCREENS.bulk_form(500, "Paste at least one number.", "x" * 30_000),
-        "preview, small": SCREENS.bulk_preview(big_run(12), "General", LABELS),
-        "preview, 500": SCREENS.bulk_preview(big_run(), EMOJI_NAME, LABELS),
-        "progress, 500": SCREENS.bulk_progress(
-            big_run(results=250, state=RunState.APPLYING), LABELS
-        ),
-        "result, small": SCREENS.bulk_result(small, LABELS),
-        "result, 500": SCREENS.bulk_result(big_run(results=500, state=RunState.DONE), LABELS),
-        "result, interrupted": SCREENS.bulk_result(
-            big_run(results=100, state=RunState.APPLYING), LABELS, interrupted=True
-        ),
-        "too many": SCREENS.bulk_too_many(501, 500),
-        "unknown run": SCREENS.bulk_unknown_run(),
+        "bulk form": s.bulk_form(500),
+        "bulk form, with a notice": s.bulk_form(500, "Paste at least one number.", "x" * 30_000),
+        "bulk preview, small": s.bulk_preview(big_run(12), "General", LABELS),
+        "bulk preview, 500": s.bulk_preview(big_run(), EMOJI_NAME, LABELS),
+        "bulk progress, 500": s.bulk_progress(applying, LABELS),
+        "bulk result, small": s.bulk_result(small, LABELS),
+        "bulk result, 500": s.bulk_result(big_run(results=500, state=RunState.DONE), LABELS),
+        "bulk result, interrupted": s.bulk_result(stopped, LABELS, interrupted=True),
+        "bulk too many": s.bulk_too_many(501, 500),
+        "bulk unknown run": s.bulk_unknown_run(),
     }
 
 
-@pytest.mark.parametrize("name", list(bulk_cards()))
-def test_every_bulk_card_fits_and_is_valid(name: str, schema: dict[str, Any]) -> None:
-    import jsonschema
+@functools.cache
+def card_schema() -> dict[str, Any]:
+    text = resources.files("adaptive_cards").joinpath("schemas/schema-1.5.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
+
+@pytest.mark.parametrize("name", list(bulk_cards()))
+def test_every_bulk_card_fits_and_is_valid(name: str) -> None:
     card = bulk_cards()[name]
     assert card_size(card) < CARD_SIZE_LIMIT
-    jsonschema.Draft6Validator(schema).validate(card)
+    jsonschema.Draft6Validator(card_schema()).validate(card)
 
 
 def test_microsofts_renderer_accepts_the_bulk_cards() -> None:
@@ -482,14 +495,14 @@ def test_microsofts_renderer_accepts_the_bulk_cards() -> None:
 
 
 def test_a_long_list_shows_its_counts_and_says_what_is_not_shown() -> None:
-    card = bulk_cards()["preview, 500"]
+    card = bulk_cards()["bulk preview, 500"]
     shown = counts(card)
     assert sum(int(v) for v in shown.values()) == 500 and len(shown) == len(KINDS)
     notes = [n["text"] for n in elements(card) if str(n.get("text", "")).startswith("…and ")]
     assert len(notes) == len(KINDS)  # each kind shows its first rows and says how many are not
     rows = [n for n in elements(card) if str(n.get("text", "")).startswith("Line ")]
     assert 2 * len(KINDS) <= len(rows) < 500
-    result = bulk_cards()["result, 500"]
+    result = bulk_cards()["bulk result, 500"]
     assert sum(int(v) for v in counts(result).values()) == 500
     shown_text = texts(result)
     # Failures first.
