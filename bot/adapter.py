@@ -170,9 +170,13 @@ class RetryingCloudAdapter(CloudAdapter):  # type: ignore[misc]
         where = ConversationReference().deserialize(reference)
         where.activity_id = None  # a new message, not a reply to the one it was kept from
 
+        tenant = conversation_tenant(where.conversation)
+
         async def post(context: TurnContext) -> None:
             activity = TurnContext.apply_conversation_reference(card_activity(card), where)
             activity.reply_to_id = None
+            if tenant:  # Teams wants the tenant of a message no activity asked for
+                activity.channel_data = {"tenant": {"id": tenant}}
             await self.send_activities(context, [activity])
 
         try:

@@ -158,7 +158,8 @@ def most_in_window(times: list[float], seconds: float) -> int:
 @dataclass
 class Connector:
     """Each received post or put is kept in `received` with its `conversation` (the channel,
-    a thread's message id left out), its `tenant` and its time `at` (time.monotonic()); every
+    a thread's message id left out), its `tenant` (the body's conversation.tenantId or
+    channelData.tenant.id) and its time `at` (time.monotonic()); every
     attempt, served or refused, is in `answered` as (conversation, at, status)."""
 
     server: ThreadedServer = field(init=False)
@@ -215,7 +216,9 @@ class Connector:
                                      headers=retry_after)  # fmt: skip
         body = await request.json()
         self.answered.append((conversation, at, 200))
-        tenant = (body.get("conversation") or {}).get("tenantId")
+        tenant = (body.get("conversation") or {}).get("tenantId") or (
+            (body.get("channelData") or {}).get("tenant") or {}
+        ).get("id")
         self.received.append({
             "method": request.method, "path": request.path, "body": body,
             "authorization": request.headers.get("Authorization"),

@@ -104,7 +104,7 @@ async def test_the_channel_that_lost_a_number_is_told_where_it_went(
     assert "Sales" in card and "Changed by Alex" in card
     # A new message in General, as the bot: not a reply to the message it was kept from.
     assert notice["body"].get("replyToId") is None
-    assert notice["body"]["conversation"]["id"] == GENERAL
+    assert notice["body"]["conversation"]["id"] == GENERAL and notice["tenant"] == TENANT
     assert notice["authorization"].startswith("Bearer outbound-")
     mapped = await client.list_mappings(enterprise.enterprise_id)
     assert [m.messaging_app_id for m in mapped if m.phone_number == number] == [SALES]
