@@ -585,3 +585,40 @@ async def test_ids_that_are_not_text_are_taken_as_absent(bot: Bot, sandbox: Runn
     assert "something went wrong" not in str(card).lower()
     assert "This works in a channel" in str(card)
     assert sandbox.stats()["requests"].get("POST /api/v2/mapping/add/{enterpriseId}", 0) == 0
+
+
+async def test_a_pasted_list_is_read_from_the_html_and_applied_on_the_clicked_card(
+    bot: Bot, sandbox: RunningSandbox, enterprise: Enterprise, client: ContextSMSClient
+) -> None:
+    # Teams flattens a pasted list's lines in the text; its HTML form keeps them.
+    numbers = [fresh_number() for _ in range(3)]
+    message = bot.activity(
+        "map " + " ".join(numbers),
+        attachments=[{"contentType": "text/html",
+                      "content": "<p><at>Test Bot</at> map</p>"
+                                 + "".join(f"<p>{n}</p>" for n in numbers)}],
+    )  # fmt: skip
+    assert (await bot.post(message)).status_code == 201
+    [preview] = bot.connector.cards()
+    assert "Map 3 numbers" in str(preview) and all(n in str(preview) for n in numbers)
+    apply = next(a for a in preview["actions"] if a["title"] == "Map 3 here")
+
+    # The click is answered at once; the clicked card (the preview) is then updated in place.
+    invoke = bot.activity(
+        type="invoke", name="adaptiveCard/action", replyToId="activity-1",
+        value={"action": {"type": "Action.Execute", "verb": apply["verb"], "data": apply["data"]}},
+    )  # fmt: skip
+    del invoke["text"]
+    answer = await bot.post(invoke)
+    assert answer.status_code == 200
+
+    def updated() -> list[dict[str, Any]]:
+        return [r for r in bot.connector.received  # the preview was activity-1
+                if r["method"] == "PUT" and r["path"].endswith("/activity-1")]  # fmt: skip
+
+    await wait_for(lambda: any("Done" in str(u["body"]) for u in updated()), timeout=15)
+    assert all(n in str(updated()[-1]["body"]) for n in numbers)
+    mapped = await client.list_mappings(enterprise.enterprise_id)
+    assert sorted(m.phone_number for m in mapped if m.messaging_app_id == GENERAL) == sorted(
+        numbers
+    )
