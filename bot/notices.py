@@ -7,11 +7,16 @@ a failed notice is logged and never undoes the change.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot import activity_log
 from bot.branding import Brand
 from bot.conversation import Person
+from bot.logs import event
+
+log = logging.getLogger("bot.notices")
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,18 @@ class NoNotices:
     """Where nothing can be posted (the admin command line): notices are only logged."""
 
     def number_left(self, notice: NumberLeft, brand: Brand) -> None:
-        return None
+        logged(notice, "skipped", reason="no Teams here")
 
     async def aclose(self) -> None:
         return None
+
+
+def logged(notice: NumberLeft, outcome: str, *, reason: str | None = None,
+           error: str | None = None) -> None:  # fmt: skip
+    """What became of a notice, as one line: the channel as a hash, never the number, a
+    name or the card's text."""
+    event(log, "notice", {
+        "outcome": outcome, "reason": reason, "error": error,
+        "conversation": activity_log.short_hash(notice.from_channel),
+        "enterprise": notice.enterprise_id, "moved": notice.to_channel is not None,
+    }, logging.WARNING if outcome == "failed" else logging.INFO)  # fmt: skip

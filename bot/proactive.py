@@ -8,19 +8,14 @@ becomes of it is one log line (`notice`), without the number, the names or the c
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any, Protocol
 
-from bot import activity_log
 from bot.adapter import NotInConversation
 from bot.branding import Brand
-from bot.logs import event
-from bot.notices import NumberLeft
+from bot.notices import NumberLeft, logged
 from bot.storage.base import Storage
 from cards import notices as cards
 from cards.elements import Card
-
-log = logging.getLogger("bot.notices")
 
 GRACE = 5.0  # seconds notices under way get on shutdown before they are cancelled
 
@@ -41,10 +36,11 @@ class ProactiveNotices:
 
     def number_left(self, notice: NumberLeft, brand: Brand) -> None:
         try:
-            task = asyncio.get_running_loop().create_task(self._send(notice, brand))
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop: nothing can be posted from here
-            _logged(notice, "failed", error="NoEventLoop")
+            logged(notice, "failed", error="NoEventLoop")
             return
+        task = loop.create_task(self._send(notice, brand))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
@@ -58,7 +54,7 @@ class ProactiveNotices:
         try:
             kept = await self.storage.reference(notice.from_channel)
             if kept is None:
-                _logged(notice, "skipped", reason="no reference")
+                logged(notice, "skipped", reason="no reference")
                 return
             same = (kept.tenant_id or "").lower() == notice.tenant_id.lower()
             card = cards.number_left(notice, brand, same_organization=same)
@@ -66,24 +62,15 @@ class ProactiveNotices:
         except NotInConversation:
             await self._forget(notice)
         except Exception as exc:  # the change stands; the channel is not told
-            _logged(notice, "failed", error=type(exc).__name__)
+            logged(notice, "failed", error=type(exc).__name__)
         else:
-            _logged(notice, "sent")
+            logged(notice, "sent")
 
     async def _forget(self, notice: NumberLeft) -> None:
         """The bot was removed from the channel: its reference is of no more use."""
         try:
             await self.storage.remove_reference(notice.from_channel)
         except Exception as exc:
-            _logged(notice, "skipped", reason="bot removed", error=type(exc).__name__)
+            logged(notice, "skipped", reason="bot removed", error=type(exc).__name__)
             return
-        _logged(notice, "skipped", reason="bot removed")
-
-
-def _logged(notice: NumberLeft, outcome: str, *, reason: str | None = None,
-            error: str | None = None) -> None:  # fmt: skip
-    event(log, "notice", {
-        "outcome": outcome, "reason": reason, "error": error,
-        "conversation": activity_log.short_hash(notice.from_channel),
-        "enterprise": notice.enterprise_id, "moved": notice.to_channel is not None,
-    }, logging.WARNING if outcome == "failed" else logging.INFO)  # fmt: skip
+        logged(notice, "skipped", reason="bot removed")
