@@ -207,3 +207,17 @@ def test_a_channel_name_is_shown_as_text_not_markup() -> None:
         left(SALES, "[Reset](https://evil.example.com)"), Brand(), same_organization=True
     )
     assert "[Reset](https://evil.example.com)" not in str(card)
+
+
+async def test_a_clean_shutdown_still_sends_the_notice_under_way(bot: Bot) -> None:
+    number = fresh_number()
+    await mapped_in_general(bot, number)
+    message = in_sales(bot, f"map {number}")
+    assert (await bot.post(message)).status_code == 201
+    move = next(a for a in bot.connector.cards()[-1]["actions"] if a["title"] == "Move it here")
+    bot.connector.throttle_next(1, retry_after=1)  # the notice waits a second to be sent
+    answer = (await bot.post(click(bot, message, move))).json()
+    assert "Number moved here" in str(answer["value"])
+    await bot.runner.cleanup()  # as on SIGTERM: the notice gets its grace
+    [notice] = notices_in(bot, GENERAL)
+    assert number in str(notice["body"])
