@@ -78,12 +78,12 @@ async def link_b(world: World, enterprise_id: str) -> None:
     await world.tenancy.link_from_settings(TENANT_B, enterprise_id)
 
 
-def new_csp(sandbox: RunningSandbox, product: str, logo: str | None, color: str) -> str:
-    """A CSP of its own brand with one enterprise; the enterprise's id."""
+def new_csp(sandbox: RunningSandbox, product: str, logo: str | None, color: str) -> tuple[str, str]:
+    """A CSP of its own brand with one enterprise: their ids."""
     csp_id = f"CSPT{secrets.token_hex(4)}"
     sandbox.store.ensure_csp(csp_id, name=product, product_name=product, logo=logo, color=color)
     new = NewEnterprise(product + " Clinic", "C", fresh_number(), f"{csp_id}@example.com")
-    return sandbox.store.create_enterprise(csp_id, new).enterprise_id
+    return csp_id, sandbox.store.create_enterprise(csp_id, new).enterprise_id
 
 
 def images(card: Card) -> list[str]:
@@ -149,9 +149,8 @@ async def test_a_logo_is_shown_only_from_an_https_address(
     world: World, client: ContextSMSClient, sandbox: RunningSandbox
 ) -> None:
     bot = branded_bot(world, client, ttl=0)  # read anew each time
-    enterprise_id = new_csp(sandbox, "Logo Test", None, "#0F6CBD")
+    csp_id, enterprise_id = new_csp(sandbox, "Logo Test", None, "#0F6CBD")
     await link_b(world, enterprise_id)
-    csp_id = sandbox.store.enterprise(enterprise_id).csp_id  # type: ignore[union-attr]
     shown: dict[str, list[str]] = {}
     for logo in ("http://cdn.example.com/logo.png", "javascript:alert(1)",
                  "data:image/png;base64,iVBORw0KGgo=", "https://", "https://cdn.example.com/a b",
@@ -174,7 +173,8 @@ async def test_a_product_name_with_markup_is_shown_as_written(
     world: World, client: ContextSMSClient, sandbox: RunningSandbox
 ) -> None:
     bot = branded_bot(world, client)
-    await link_b(world, new_csp(sandbox, "[Click](https://evil.example) *SMS*", None, "#000"))
+    _, enterprise_id = new_csp(sandbox, "[Click](https://evil.example) *SMS*", None, "#000")
+    await link_b(world, enterprise_id)
     card = await bot.on_message(in_b(), "help", TEAM_B)
     assert r"\[Click\](https://evil.example) \*SMS\* for Teams" in texts(card)
     assert heading_color(card) == "Default"  # black: the host's own text colour
@@ -240,8 +240,7 @@ async def test_a_changed_brand_shows_once_the_cached_one_expires(
     world: World, client: ContextSMSClient, sandbox: RunningSandbox
 ) -> None:
     bot = branded_bot(world, client, ttl=1.0)
-    enterprise_id = new_csp(sandbox, "Before Brand", None, "#0F6CBD")
-    csp_id = sandbox.store.enterprise(enterprise_id).csp_id  # type: ignore[union-attr]
+    csp_id, enterprise_id = new_csp(sandbox, "Before Brand", None, "#0F6CBD")
     await link_b(world, enterprise_id)
     before = await bot.on_message(in_b(), "help", TEAM_B)
     assert "Before Brand for Teams" in texts(before) and heading_color(before) == "Accent"

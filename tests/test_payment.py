@@ -66,9 +66,16 @@ async def stripe(
     assert ack.processed is True
 
 
-def gated(world: World, client: ContextSMSClient, **gate: object) -> MappingBot:
-    """The world's bot with a payment gate of these settings, its cache empty."""
-    return rebuilt(world, payments=PaymentGate(client, EnterpriseInfo(client), **gate))  # type: ignore[arg-type]
+def gated(
+    world: World, client: ContextSMSClient, *, enabled: bool = True,
+    on_failure: PaymentCheckFailure = PaymentCheckFailure.ALLOW, ttl: float = 60.0,
+) -> MappingBot:  # fmt: skip
+    """The world's bot with a payment gate of these settings (BOT_PAYMENT_CHECK,
+    BOT_PAYMENT_CHECK_FAILURE, BOT_PAYMENT_CACHE_SECONDS), its cache empty."""
+    gate = PaymentGate(
+        client, EnterpriseInfo(client), enabled=enabled, on_failure=on_failure, ttl=ttl
+    )
+    return rebuilt(world, payments=gate)
 
 
 def checks(sandbox: RunningSandbox) -> int:

@@ -129,6 +129,55 @@ async def test_nothing_is_lost_on_restart(tmp_path: Path) -> None:
         second.stop()
 
 
+async def test_the_demo_data_is_seeded_once_and_keeps_what_changed(tmp_path: Path) -> None:
+    db = tmp_path / "seeded.db"
+    first = start_sandbox(db)
+    try:
+        seeded = first.seeded
+        async with make_client(first) as api:
+            # The demo enterprise pays, the unpaid one does not; each CSP brands its own.
+            assert (await api.check_payment(seeded.email)).paid is True
+            unpaid = await api.check_payment(seeded.unpaid_email)
+            assert (unpaid.paid, unpaid.subscription_status) == (False, "canceled")
+            assert (await api.check_payment(seeded.second_email)).paid is True
+            demo = await api.get_enterprise(seeded.enterprise_id)
+            assert demo.number is not None
+            assert (await api.get_csp_config(demo.number)).product_name == "ContextSMS"
+            # A cancellation tried in the demo (Stripe's webhook) must survive a restart.
+            event: dict[str, object] = {
+                "id": "evt_demo_cancel", "object": "event",
+                "type": "customer.subscription.deleted",
+                "data": {"object": {"id": f"sub_seed_{seeded.email}", "status": "canceled"}},
+            }  # fmt: skip
+            await api.send_stripe_event(*signed(first, event))
+        second_account = make_client(
+            first, username=seeded.second_username, password=first.settings.second_password,
+            csp_id=seeded.second_csp_id,
+        )  # fmt: skip
+        async with second_account as northwind:
+            [only] = await northwind.list_enterprises(seeded.second_csp_id)
+            assert only.enterprise_id == seeded.second_enterprise_id and only.number is not None
+            brand = await northwind.get_csp_config(only.number)
+            assert (brand.product_name, brand.color) == ("Northwind Connect", "#107C10")
+            assert brand.logo is not None and brand.logo.startswith("https://")
+        partner = make_client(
+            first, username=seeded.partner_username, password=first.settings.partner_password
+        )
+        async with partner as api:  # acts on both CSPs
+            assert await api.list_enterprises(seeded.second_csp_id)
+            assert len(await api.list_enterprises(seeded.csp_id)) == 2
+    finally:
+        first.stop()
+    second = start_sandbox(db)
+    try:
+        assert second.seeded == first.seeded  # the same ids, nothing made twice
+        async with make_client(second) as api:
+            assert len(await api.list_enterprises(seeded.csp_id)) == 2
+            assert (await api.check_payment(seeded.email)).subscription_status == "canceled"
+    finally:
+        second.stop()
+
+
 def stripe_hmac(timestamp: int, payload: bytes, secret: str) -> str:
     """Stripe's scheme v1: HMAC-SHA256 of "{timestamp}.{payload}" with the signing secret."""
     signed_payload = f"{timestamp}.".encode() + payload
