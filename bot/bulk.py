@@ -24,7 +24,7 @@ from typing import assert_never
 
 from bot.audit import COMMAND_LINE, Audit, tenant_key
 from bot.branding import Brand, Branding
-from bot.commands import Verb, _with_number, from_form
+from bot.commands import Verb, from_form, read_number
 from bot.conversation import Conversation, Person
 from bot.logs import event
 from bot.mappings import Mapped, MappingService, Moved, NotMapped, TakenElsewhere, TakenInEnterprise
@@ -100,7 +100,7 @@ def read_lines(text: str, region: str) -> list[BulkEntry]:
         words = line.split()
         if not words:
             continue
-        command = _with_number(Verb.MAP, "map", words, region)
+        command = read_number(Verb.MAP, "map", words, region)
         entries.append(
             _entry(line_number, " ".join(words), command.number, command.name,
                    command.problem, command.name_problem)

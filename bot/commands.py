@@ -162,10 +162,12 @@ def parse(text: str, default_region: str = "US", html: str | None = None) -> Com
         return Command(verb, word=head)
     if not rest:
         return Command(verb, word=head, problem="no number was given")
-    return _with_number(verb, head, rest, default_region)
+    return read_number(verb, head, rest, default_region)
 
 
-def _with_number(verb: Verb, head: str, rest: list[str], region: str) -> Command:
+def read_number(verb: Verb, head: str, rest: list[str], region: str) -> Command:
+    """The command `verb` (typed as `head`) for the words after it: a number, then a name.
+    The bulk list reads each of its lines with it, as a one-line `map`."""
     # The number may contain spaces ("+1 555 987 6543 Front desk"): take the longest run of
     # number-like words that reads as a number; what follows is the name.
     extension = _WITH_EXTENSION.match(" ".join(rest))

@@ -224,8 +224,19 @@ class MappingBot:
 
     # -- entry points ---------------------------------------------------------------------
 
-    def welcome(self, conversation: Conversation) -> Card:
-        return self.screens(conversation).welcome()
+    async def welcome(self, conversation: Conversation) -> Card:
+        """The card of the bot's install: in a team, the welcome; in a chat, what it can do.
+        In the brand of the organization's enterprise where it is linked already."""
+        try:
+            link = await self.tenancy.link_of(conversation)
+        except NoTenant:
+            link = None
+        enterprise_id = link.enterprise_id if link else ""
+        brand = await self.branding.brand_of(link.enterprise_id if link else None)
+        screens = self.screens(conversation, enterprise_id, brand)
+        if conversation.team_id or conversation.in_channel:
+            return screens.welcome()
+        return screens.help(in_channel=False)
 
     def pending(self, conversation: Conversation) -> Card:
         return self.screens(conversation).pending()

@@ -401,13 +401,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             return
         conversation = conversation_of(turn_context.activity)
         # Installed in a team: the welcome goes to General, where this event arrives. In a
-        # personal or group chat there is no channel to map: show what the bot can do.
-        card = (
-            self.bot.welcome(conversation)
-            if conversation.team_id or conversation.in_channel
-            else self.bot.screens(conversation, "").help(in_channel=False)
-        )
-        await turn_context.send_activity(card_activity(card))
+        # personal or group chat there is no channel to map: it shows what the bot can do.
+        await turn_context.send_activity(card_activity(await self.bot.welcome(conversation)))
 
 
 def _is_bot(activity: Activity, members: list[ChannelAccount]) -> bool:

@@ -88,13 +88,17 @@ class ScreenBase:
         data = self._sign(verb, self._ctx.at(mapping_id=mapping_id, page=page, target=target))
         return execute(title, verb.value, data, style=style, inputs=inputs)
 
-    def _pager(self, verb: CardVerb, page: int, pages: int, body: list[Element]) -> list[Element]:
-        """The page's number at the end of `body`, and the Previous and Next buttons."""
+    def _pager(
+        self, verb: CardVerb, page: int, pages: int, body: list[Element],
+        mapping_id: str | None = None,
+    ) -> list[Element]:  # fmt: skip
+        """The page's number at the end of `body`, and the Previous and Next buttons (signed
+        with `mapping_id` where the pages are of something: a query)."""
         actions: list[Element] = []
         if pages > 1:
             body.append(text(f"Page {page + 1} of {pages}", subtle=True))
             if page > 0:
-                actions.append(self.act("Previous", verb, page=page - 1))
+                actions.append(self.act("Previous", verb, mapping_id=mapping_id, page=page - 1))
             if page + 1 < pages:
-                actions.append(self.act("Next", verb, page=page + 1))
+                actions.append(self.act("Next", verb, mapping_id=mapping_id, page=page + 1))
         return actions

@@ -98,14 +98,7 @@ class FindScreens(ScreenBase):
             body.append(text(note, subtle=True))
         for row in rows:
             body.append(container(self._found_row(row, buttons, limit), separator=True))
-        actions: list[Element] = []
-        if pages > 1:
-            body.append(text(f"Page {page + 1} of {pages}", subtle=True))
-            if page > 0:
-                actions.append(self.act("Previous", CardVerb.FIND, mapping_id=query, page=page - 1))
-            if page + 1 < pages:
-                actions.append(self.act("Next", CardVerb.FIND, mapping_id=query, page=page + 1))
-        return self.card(body, actions)
+        return self.card(body, self._pager(CardVerb.FIND, page, pages, body, query))
 
     def _found_row(self, row: FoundNumber, buttons: bool, limit: int) -> list[Element]:
         mapping = row.mapping

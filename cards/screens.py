@@ -101,6 +101,10 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
                 ("unmap <number>", "Stop routing a number to this channel (asks first)"),
                 ("status", "This channel's numbers"),
                 ("list", "All your organization's numbers, by channel"),
+                ("find <digits or name>",
+                 "Your organization's numbers that match, with their channels"),
+                ("map, then one number a line",
+                 "Many numbers at once: a preview first, then apply (owners)"),
                 ("history", "This team's latest changes (owners)"),
                 ("settings", "Who may change this team's numbers (owners)"),
                 ("setup <setup code>", f"Set up your organization with a code from your "
@@ -233,7 +237,14 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
             )  # fmt: skip
         actions = self._pager(CardVerb.STATUS, page, pages, body)
         body.append(container(self.map_form(), style="emphasis", separator=True))
-        return self.card(body, [*actions, self.act("All numbers", CardVerb.LIST)])
+        return self.card(
+            body,
+            [
+                *actions,
+                self.act("All numbers", CardVerb.LIST),
+                self.act("Map many numbers", CardVerb.BULK_FORM),
+            ],
+        )
 
     # -- results --------------------------------------------------------------------------
 

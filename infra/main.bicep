@@ -173,7 +173,7 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
 }
 
 // The bot's tables (bot/storage/azure_table.py); the bot creates any that are missing.
-var tableKinds = ['Links', 'Codes', 'Failures', 'Audit', 'References', 'Roles', 'TeamSettings']
+var tableKinds = ['Links', 'Codes', 'Failures', 'Audit', 'References', 'Roles', 'TeamSettings', 'BulkRuns']
 
 resource botTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for kind in tableKinds: {
   parent: tables

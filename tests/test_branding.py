@@ -123,6 +123,10 @@ async def test_each_organization_sees_its_own_csps_brand(
     assert (mapping.phone_number, mapping.messaging_app_id) == (number, GENERAL_B)
     await client.delete_mapping(mapping.id)
 
+    # The welcome posted when the bot is added to a team already linked: in its brand too.
+    welcome = await bot.welcome(in_b())
+    assert f"Welcome to {SECOND_PRODUCT}" in texts(welcome) and images(welcome) == [SECOND_LOGO]
+
     # The first CSP's customer, in the same deployment at the same time: its CSP's own brand
     # (ContextSMS in blue, no logo), nothing of Northwind's.
     demo = await bot.on_message(in_channel(), "help", TEAM)
@@ -137,7 +141,7 @@ async def test_an_organization_nobody_linked_sees_the_deployments_brand(
     sandbox.control("POST", "stats/reset")
     stranger = Conversation(UNLINKED_TENANT, user=PERSONAL.user, conversation_id="a:x",
                             personal=True)  # fmt: skip
-    welcome = bot.welcome(stranger)
+    welcome = await bot.welcome(stranger)
     helped = await bot.on_message(stranger, "help", TEAM)
     for card in (welcome, helped):
         assert "Deployment SMS" in texts(card) and "ContextSMS" not in texts(card)

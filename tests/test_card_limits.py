@@ -19,6 +19,7 @@ from bot.storage.models import Link
 from bot.tenancy import IssuedCode, SetupProblem
 from cards import CARD_SIZE_LIMIT, card_size
 from cards.elements import Card
+from cards.find import FoundNumber
 from cards.screens import Screens
 from contextsms import ContextSMSClient
 from contextsms.models import Enterprise, MappingCreate
@@ -34,6 +35,7 @@ from tests.test_bot_behaviour import (
     texts,
     world,
 )
+from tests.test_bulk_chat import bulk_cards
 from tests.test_cards import entry, mapping
 
 __all__ = ["bot", "world"]  # the fixtures, shared with the behaviour tests
@@ -180,12 +182,28 @@ WORST = {
 }
 
 
+def largest_bulk_cards(s: Screens) -> dict[str, Card]:
+    """The largest of the bulk cards of each kind (500 numbers named in emoji among them),
+    named by their screen."""
+    largest: dict[str, Card] = {}
+    for name, built in bulk_cards(s).items():
+        kind = name.split(",")[0].replace(" ", "_")
+        if kind not in largest or card_size(built) > card_size(largest[kind]):
+            largest[kind] = built
+    return largest
+
+
 def worst_cards(worst: Worst) -> dict[str, Card]:
     """The largest card of each kind the Screens can build, in the largest brand."""
     s = Screens(ActionSigner(b"k"), ActionContext(GENERAL, "E" + LONG_ID, tenant=GUID), worst.brand)
     page = [mapping(i, channel=GENERAL, name=worst.name) for i in range(10)]
     one, channel, typed = page[0], worst.channel, worst.typed * HUGE
     many = [(f"19:{i}", f"{i} {channel}") for i in range(1000)]
+    found = [
+        FoundNumber(mapping(i, channel=f"19:{i} {LONG_ID}", name=worst.name), f"{i} {channel}",
+                    here=i % 5 == 0)
+        for i in range(10)
+    ]  # fmt: skip
     return {
         "help": s.help(True, unknown=typed),
         "welcome": s.welcome(),
@@ -209,6 +227,14 @@ def worst_cards(worst: Worst) -> dict[str, Card]:
         "outcome_unknown": s.outcome_unknown("Not sure", "It may have been applied.", typed),
         "payment_required": s.payment_required(typed),
         "payment_unknown": s.payment_unknown(),
+        "find_usage": s.find_usage(),
+        "find_none": s.find_none(typed),
+        "find_results": s.find_results(typed, found, page=5, pages=100, total=1000, buttons=True),
+        "find_confirm_unmap": s.find_confirm_unmap(one, channel),
+        "find_unmapped": s.find_unmapped(one.phone_number, channel, already=False),
+        "find_moved": s.find_moved(one, channel, channel, here=False),
+        "find_gone": s.find_gone(),
+        **largest_bulk_cards(s),
         **worst_organization_cards(s, worst),
     }
 

@@ -21,12 +21,15 @@ from bot.storage.models import AuditAction, AuditEntry, Link
 from bot.tenancy import IssuedCode, SetupProblem
 from cards import CARD_SIZE_LIMIT, card_size
 from cards.elements import Card
+from cards.find import FoundNumber
 from cards.screens import PAGE_SIZE, Screens
 from contextsms.models import Enterprise, Mapping
+from tests.test_bulk_chat import bulk_cards
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNER = ActionSigner(b"test key")
 TENANT = "aaaaaaaa-0000-4000-8000-00000000000a"
+GENERAL, SALES = "19:general@thread.tacv2", "19:sales@thread.tacv2"
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -181,8 +184,28 @@ def cards_in(brand: Brand) -> dict[str, Card]:
         "payment required, no subscription": s.payment_required("none"),
         "payment required, a status of its own": s.payment_required("on_hold"),
         "payment unknown": s.payment_unknown(),
-    }
-    return {**cards, **organization_cards(s)}
+        "find usage": s.find_usage(),
+        "find none": s.find_none("front desk"),
+        "find results, a middle page": s.find_results(
+            "555 987",
+            [FoundNumber(mapping(i, channel=GENERAL if i % 3 else SALES),
+                         "General" if i % 3 else "Sales", here=bool(i % 3))
+             for i in range(PAGE_SIZE)],
+            page=1, pages=3, total=25, buttons=True,
+        ),
+        "find results, read only": s.find_results(
+            "desk", [FoundNumber(mapping(1), "General", here=True)], page=0, pages=1, total=1,
+            buttons=False, note="Only an owner of this team can move or unmap numbers here.",
+        ),
+        "find confirm unmap": s.find_confirm_unmap(mapping(4, channel=SALES), "Sales"),
+        "find unmapped": s.find_unmapped("+15559876543", "Sales", already=False),
+        "find unmapped, already": s.find_unmapped("+15559876543", "Sales", already=True),
+        "find moved": s.find_moved(mapping(5, channel="19:support@thread.tacv2"), "Support",
+                                   "Sales", here=False),
+        "find moved, here": s.find_moved(mapping(5), "General", "Sales", here=True),
+        "find gone": s.find_gone(),
+    }  # fmt: skip
+    return {**cards, **organization_cards(s), **bulk_cards(s)}
 
 
 def test_every_screen_is_covered() -> None:
@@ -261,7 +284,7 @@ def test_actions_carry_signed_ids_only() -> None:
         for action in actions_of(card):
             data = action["data"]
             assert set(data) == {"ctx", "sig"}, name
-            assert set(data["ctx"]) <= {"ch", "ent", "id", "page", "ten"}, name
+            assert set(data["ctx"]) <= {"ch", "ent", "id", "page", "ten", "to"}, name
             assert data["ctx"]["ten"] == TENANT, name
             assert SIGNER.verify(card_action(action["verb"], data)).to_wire() == data["ctx"]
             forged = {"ctx": {**data["ctx"], "id": "NTMAP9999999"}, "sig": data["sig"]}

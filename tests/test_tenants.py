@@ -88,10 +88,19 @@ async def two(world: World, client: ContextSMSClient) -> Two:
     return Two(world.enterprise, b)
 
 
+# What a linked turn reads to show its organization's brand (cached): never a change, and
+# made for whoever asks, so left out of what a refused person is said to have caused.
+BRAND_READS = ("/csp/getcspconfig", "/enterprise/getenterprise/")
+
+
 def api_calls(sandbox: RunningSandbox) -> dict[str, int]:
-    """The ContextSMS requests and logins since the last reset (not the test controls')."""
+    """The ContextSMS requests and logins since the last reset (not the test controls', nor
+    the brand reads)."""
     stats = sandbox.stats()
-    calls = {route: n for route, n in stats["requests"].items() if "/_sandbox/" not in route}
+    calls = {
+        route: n for route, n in stats["requests"].items()
+        if "/_sandbox/" not in route and not any(read in route for read in BRAND_READS)
+    }  # fmt: skip
     return {**calls, "logins": stats["logins"]} if stats["logins"] else calls
 
 

@@ -48,6 +48,9 @@ def test_wire_values_are_those_of_posted_cards() -> None:
         "setup", "history", "settings", "settings.members.on", "settings.members.off",
         "enterprises", "enterprise.new", "enterprise.create", "invite", "links", "unlink.ask",
         "unlink.confirm",
+        # Finding and bulk mapping (issue 9).
+        "find", "find.unmap.ask", "find.unmap.confirm", "bulk.form", "bulk.preview",
+        "bulk.apply", "bulk.show",
     ]  # fmt: skip
 
 
