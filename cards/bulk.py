@@ -252,8 +252,8 @@ class BulkScreens(ScreenBase):
             body.append(
                 text(
                     f"For {counts_text(unknown, 'number', 'numbers')} {self.product}'s answer "
-                    "was lost, so I cannot tell whether it changed: check this channel's "
-                    "numbers before trying again.",
+                    "was lost, so I cannot tell whether it changed: it may or may not have been "
+                    "applied. Check this channel's numbers before trying again.",
                     weight="Bolder",
                 )
             )
@@ -261,7 +261,10 @@ class BulkScreens(ScreenBase):
         return self._with_rows(
             body, groups,
             [
-                self.act("This channel's numbers", CardVerb.STATUS, style="positive"),
+                self.act(
+                    "Show this channel's numbers now" if unknown else "This channel's numbers",
+                    CardVerb.STATUS, style="positive",
+                ),
                 self.act("Map more numbers", CardVerb.BULK_FORM),
             ],
         )  # fmt: skip

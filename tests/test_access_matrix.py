@@ -19,6 +19,7 @@ from enum import Enum
 import pytest
 
 from bot.actions import ActionContext, CardVerb
+from bot.bulk import read_lines
 from bot.commands import Verb
 from bot.conversation import Conversation
 from bot.handlers import MappingBot
@@ -26,6 +27,7 @@ from bot.storage.models import AuditAction, Link
 from cards.elements import Card
 from contextsms import ContextSMSClient
 from contextsms.models import MappingCreate
+from contextsms.retry import Deadline
 from sandbox.threaded import RunningSandbox
 from tests.conftest import fresh_number
 from tests.test_bot_behaviour import (
@@ -68,6 +70,7 @@ CHANGE = "map, move or unmap numbers here"
 SET_UP = "set up this organization or team with a code"
 SEE_HISTORY = "see this team's history"
 SETTINGS = "change who may map numbers in this team"
+MANY = "map many numbers at once"
 
 
 class Role(Enum):
@@ -118,8 +121,11 @@ class Typed:
 @dataclass(frozen=True)
 class Clicked:
     case: Case
-    about: str | None = None  # the signed id: "here", "there", "enterprise" or "spare"
+    # The signed id: "here", "there" (a mapping), "enterprise", "spare" (a link), "query" (a
+    # find), "run" (a previewed list of one new number for this channel).
+    about: str | None = None
     inputs: dict[str, str] = field(default_factory=dict)  # what the person entered
+    to: str | None = None  # the signed target, a template as the inputs
 
 
 CREATE_INPUTS = {"name": "Matrix Clinic", "contact": "Dr. Matrix", "number": "{fresh}",
@@ -138,6 +144,7 @@ COMMANDS: dict[Verb, Typed] = {
     Verb.HISTORY: Typed("history", Case(Who.OWNERS, "Latest changes in this team",
                                         SEE_HISTORY)),
     Verb.SETTINGS: Typed("settings", Case(Who.OWNERS, "Settings of this team", SETTINGS)),
+    Verb.FIND: Typed("find {here}", Case(Who.MEMBERS, "Numbers found")),
     Verb.ENTERPRISES: Typed("enterprises", Case(Who.OPERATORS, "Enterprises", personal=True)),
     Verb.NEW_ENTERPRISE: Typed("new enterprise", Case(Who.OPERATORS, "New enterprise",
                                                       personal=True)),
@@ -169,6 +176,18 @@ CARDS: dict[CardVerb, Clicked] = {
                                                SETTINGS)),
     CardVerb.SETTINGS_MEMBERS_OFF: Clicked(Case(Who.OWNERS, "Only this team's owners may now",
                                                 SETTINGS)),
+    CardVerb.FIND: Clicked(Case(Who.MEMBERS, "Numbers found"), "query"),
+    CardVerb.FIND_UNMAP_ASK: Clicked(Case(Who.CHANGERS, "Unmap this number?", CHANGE), "there",
+                                     to="{other}"),
+    CardVerb.FIND_UNMAP_CONFIRM: Clicked(Case(Who.CHANGERS, "Number unmapped", CHANGE,
+                                              writes=True), "there", to="{other}"),
+    CardVerb.BULK_FORM: Clicked(Case(Who.OWNERS, "Map many numbers", MANY)),
+    CardVerb.BULK_PREVIEW: Clicked(Case(Who.OWNERS, "Map 1 number to", MANY),
+                                   inputs={"numbers": "{fresh}"}),
+    # Applying answers at once and maps in the background: the test waits for the run.
+    CardVerb.BULK_APPLY: Clicked(Case(Who.OWNERS, "Applying", MANY, writes=True), "run",
+                                 to="new"),
+    CardVerb.BULK_SHOW: Clicked(Case(Who.OWNERS, "Map 1 number to", MANY), "run"),
     CardVerb.ENTERPRISES: Clicked(Case(Who.OPERATORS, "Enterprises", personal=True)),
     CardVerb.ENTERPRISE_NEW: Clicked(Case(Who.OPERATORS, "New enterprise", personal=True)),
     CardVerb.ENTERPRISE_CREATE: Clicked(Case(Who.OPERATORS, "Enterprise created", personal=True,
@@ -234,10 +253,15 @@ async def stage(world: World, client: ContextSMSClient, role: Role) -> Stage:
     await world.storage.put_link(Link(TENANT, spare, eid, world.audit.clock(), "x"))
     # Whether every member may change is each team's own option: only the last role has it.
     await world.tenancy.set_members_may_change(seat.channel, role is Role.LET_MEMBER)
+    run = await world.bot.bulk.mapper.preview(
+        read_lines(fresh_number(), "US"), enterprise_id=eid, tenant_id=seat.channel.tenant_id or "",
+        team_id=seat.channel.team_id, channel_id=seat.channel.channel_id, by=seat.channel.user,
+        limit=Deadline(10),
+    )  # fmt: skip
     return Stage({
         "here": here.phone_number, "here_id": here.id, "there": there.phone_number,
         "there_id": there.id, "fresh": fresh_number(), "other": seat.other,
-        "enterprise": eid, "spare": spare,
+        "enterprise": eid, "spare": spare, "query": here.phone_number[-7:], "run": run.run_id,
     })  # fmt: skip
 
 
@@ -325,12 +349,14 @@ async def test_who_may_click_each_card_verb(
         ctx = ActionContext(
             conversation.channel_id or "", world.enterprise.enterprise_id,
             staged.target(clicked.about), tenant=conversation.tenant_id,
+            target=staged.fill(clicked.to) if clicked.to else None,
         )  # fmt: skip
         inputs = {name: staged.fill(value) for name, value in clicked.inputs.items()}
         links, audited = await world.storage.links(), len(await world.entries())
         sandbox.reset()
         card = await act(bot, conversation, verb.value, {**bot.signer(verb, ctx), **inputs},
                          directory)  # fmt: skip
+        await bot.bulk.aclose()  # a list being applied: its changes made
         found = try_as(sandbox, role, clicked.case, card, None)
         if role not in ALLOWED[clicked.case.who]:
             if len(await world.entries()) != audited:
@@ -385,14 +411,16 @@ async def test_an_organization_whose_link_was_removed_gets_nothing_from_its_old_
                                                        messaging_app_id=GENERAL))  # fmt: skip
     there = await client.add_mapping(eid, MappingCreate(phone_number=fresh_number(),
                                                         messaging_app_id=SALES))  # fmt: skip
-    ids = {"here": here.id, "there": there.id, "enterprise": eid, "spare": TENANT}
+    ids = {"here": here.id, "there": there.id, "enterprise": eid, "spare": TENANT,
+           "query": here.phone_number[-7:], "run": "r-unknown"}  # fmt: skip
     before = await client.list_mappings(eid)
     await world.tenancy.unlink(TENANT, None, by=OPERATOR)
     problems = []
     for verb, clicked in CARDS.items():
         # Buttons of cards the bot posted in the team's General channel while it was linked.
+        target = clicked.to.format(other=SALES) if clicked.to else None
         ctx = ActionContext(GENERAL, eid, ids[clicked.about] if clicked.about else None,
-                            tenant=TENANT)  # fmt: skip
+                            tenant=TENANT, target=target)  # fmt: skip
         inputs = {k: v.format(fresh=fresh_number(), other=SALES) for k, v in clicked.inputs.items()}
         sandbox.reset()
         card = await act(bot, in_channel(), verb.value, {**bot.signer(verb, ctx), **inputs},
@@ -434,6 +462,8 @@ LOST = [
     Lost("clicked", CardVerb.REMAP, UPDATE, GENERAL),
     Lost("clicked", CardVerb.REMAP_MOVE, UPDATE, SALES),
     Lost("clicked", CardVerb.UNMAP_CONFIRM, DELETE, None),
+    Lost("clicked", CardVerb.FIND_UNMAP_CONFIRM, DELETE, None),
+    Lost("clicked", CardVerb.BULK_APPLY, ADD, GENERAL),
     Lost("typed", Verb.NEW_ENTERPRISE, CREATE, None),  # then Create on its form
     Lost("clicked", CardVerb.ENTERPRISE_CREATE, CREATE, None),
 ]
@@ -444,9 +474,11 @@ async def lose_a_mapping_answer(
     lost: Lost,
 ) -> None:  # fmt: skip
     eid, number = world.enterprise.enterprise_id, fresh_number()
-    if lost.verb not in (Verb.MAP, CardVerb.MAP):
-        # Mapped beforehand: to another channel for a move here, to this one otherwise.
-        start = SALES if lost.verb in (Verb.REMAP, CardVerb.REMAP) else GENERAL
+    if lost.verb not in (Verb.MAP, CardVerb.MAP, CardVerb.BULK_APPLY):
+        # Mapped beforehand: to another channel for a move here or an unmap from a find card,
+        # to this one otherwise.
+        elsewhere = (Verb.REMAP, CardVerb.REMAP, CardVerb.FIND_UNMAP_CONFIRM)
+        start = SALES if lost.verb in elsewhere else GENERAL
         await client.add_mapping(eid, MappingCreate(phone_number=number, messaging_app_id=start))
     match lost.verb:
         case Verb.MAP:
@@ -472,6 +504,18 @@ async def lose_a_mapping_answer(
             ask = await bot.on_message(in_channel(), f"unmap {number}", NAMED)
             sandbox.faults(script=lost.faults)
             card = await click(bot, ask, "Unmap")
+        case CardVerb.FIND_UNMAP_CONFIRM:
+            found = await bot.on_message(in_channel(), f"find {number}", NAMED)
+            ask = await click(bot, found, "Unmap", directory=NAMED)
+            sandbox.faults(script=lost.faults)
+            card = await click(bot, ask, "Unmap", directory=NAMED)
+        case CardVerb.BULK_APPLY:
+            # A list of two lines, one of them no number: one add, whose answer is lost.
+            preview = await bot.on_message(in_channel(), f"map\n{number} Desk\n555-12", NAMED)
+            sandbox.faults(script=lost.faults)
+            await click(bot, preview, "Map 1 here", directory=NAMED)
+            await bot.bulk.aclose()  # applied in the background: its result, then
+            card = await click(bot, preview, "Map 1 here", directory=NAMED)
         case _:
             raise AssertionError(f"not a mapping write: {lost.verb}")
     assert_tells_unknown(card)
