@@ -13,7 +13,9 @@ the bot trusts that CA through REQUESTS_CA_BUNDLE (msal) and SSL_CERT_FILE (http
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -22,9 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
+
+from sandbox.settings import load_sandbox_settings
 
 ROOT = Path(__file__).resolve().parent
 # The tenant the Agents Playground puts on its activities (`tenantId` of its config), linked
@@ -44,11 +48,24 @@ class Stack:
     bot_url: str
     playground_url: str
     graph_url: str
-    enterprise_id: str
+    enterprise_id: str  # the demo enterprise, linked to the Playground's tenant
+    branded_enterprise_id: str  # the second CSP's enterprise: its cards carry that CSP's brand
+    csp_id: str  # the CSP of the operator commands
+    account: str  # the bot's ContextSMS account
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: dict[str, Path] = field(default_factory=dict)
     # The bot's environment: `python -m bot.admin` run with it acts on the same storage.
     bot_env: dict[str, str] = field(default_factory=dict)
+
+    def admin(self, *args: str) -> Any:
+        """`python -m bot.admin ARGS --json` on the bot's settings and storage: its answer."""
+        done = subprocess.run(  # noqa: S603 - our own command
+            [sys.executable, "-m", "bot.admin", *args, "--json"], env=self.bot_env, cwd=ROOT,
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"bot.admin {' '.join(args)} failed: {done.stderr[-2000:]}")
+        return json.loads(done.stdout)
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -61,6 +78,25 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _seeded_id(banner: str, pattern: str) -> str:
+    """The id that `pattern` (a regular expression with one group) finds on a line of the
+    sandbox's banner."""
+    found = re.search(pattern, banner, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"the sandbox's banner has no {pattern!r}:\n{banner}")
+    return found.group(1)
+
+
+def _sandbox_overrides(env: dict[str, str]) -> dict[str, str]:
+    """The SANDBOX_* settings of the sandbox's environment, as keyword arguments (the stack's
+    extra environment may set some that this process's environment does not)."""
+    return {
+        key.removeprefix("SANDBOX_").lower(): value
+        for key, value in env.items()
+        if key.startswith("SANDBOX_")
+    }
 
 
 def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], name: str,
@@ -131,17 +167,19 @@ def start_stack(
         [sys.executable, "-m", "sandbox", "seed"], env=sandbox_env, cwd=ROOT,
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    enterprise_id = next(
-        line.split(":", 1)[1].split()[0]
-        for line in seeded.stdout.splitlines()
-        if line.strip().startswith("enterprise id:")
-    )
+    # The ids the sandbox gave its demo data, as its banner prints them.
+    enterprise_id = _seeded_id(seeded.stdout, r"^\s*enterprise id:\s*(\S+)")
+    branded_enterprise_id = _seeded_id(seeded.stdout, r"^\s*enterprise (?!id:)(\S+)")
+    sandbox = load_sandbox_settings(**_sandbox_overrides(sandbox_env))
     stack = Stack(
         sandbox_url=f"http://127.0.0.1:{sandbox_port}",
         bot_url=f"http://127.0.0.1:{bot_port}",
         playground_url=f"http://127.0.0.1:{playground_port}",
         graph_url=f"https://127.0.0.1:{graph_port}",
         enterprise_id=enterprise_id,
+        branded_enterprise_id=branded_enterprise_id,
+        csp_id=sandbox.csp_id,
+        account=sandbox.partner_username,
     )
     try:
         process, log = _spawn(
@@ -171,9 +209,12 @@ def start_stack(
             "HOST": "127.0.0.1",
             "PORT": str(bot_port),
             "CONTEXTSMS_BASE_URL": f"{stack.sandbox_url}/api/v2",
-            "CONTEXTSMS_USERNAME": sandbox_env.get("SANDBOX_USERNAME", "you@company.com"),
-            "CONTEXTSMS_PASSWORD": sandbox_env.get("SANDBOX_PASSWORD", "YourStrongPassword!"),
-            "CONTEXTSMS_CSP_ID": sandbox_env.get("SANDBOX_CSP_ID", "CSP0000003"),
+            # The partner account acts on every CSP's enterprises, so that a team linked to
+            # the second CSP's enterprise works too (its cards in that CSP's brand); the
+            # operator commands act on the demo CSP.
+            "CONTEXTSMS_USERNAME": sandbox.partner_username,
+            "CONTEXTSMS_PASSWORD": sandbox.partner_password.get_secret_value(),
+            "CONTEXTSMS_CSP_ID": sandbox.csp_id,
             "CONTEXTSMS_ENTERPRISE_ID": enterprise_id,
             "CONTEXTSMS_TENANT_ID": PLAYGROUND_TENANT,
             "BOT_STORAGE": "sqlite",
@@ -244,6 +285,12 @@ def main() -> int:
         f"  bot:                       {stack.bot_url}/api/messages (local development mode)\n"
         f"  sandbox ContextSMS API:    {stack.sandbox_url}/api/v2"
         f" (enterprise {stack.enterprise_id}, linked to the Playground's tenant)\n"
+        f"  the bot's account:         {stack.account} (the sandbox's partner: acts on every"
+        f" CSP's enterprises;\n"
+        f"                             operator commands on {stack.csp_id})\n"
+        f"                             ({stack.branded_enterprise_id}, the second CSP's"
+        " enterprise, is in that CSP's brand\n"
+        "                             in a team linked to it by a setup code)\n"
         f'  Graph stand-in:            {stack.graph_url} ("Me" owns My Team, "User 1" '
         "is a member)\n"
         f"  logs:                      {stack.logs['sandbox'].parent}\n"

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from bot.enterprise_info import EnterpriseInfo, Expiring
+from bot.enterprise_info import EnterpriseInfo
+from bot.expiring import Expiring
 from contextsms import ContextSMSClient
 from contextsms.errors import ContextSMSError
 from contextsms.models import CspConfig

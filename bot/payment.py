@@ -7,7 +7,8 @@ import logging
 from dataclasses import dataclass
 from typing import assert_never
 
-from bot.enterprise_info import EnterpriseInfo, Expiring
+from bot.enterprise_info import EnterpriseInfo
+from bot.expiring import Expiring
 from bot.settings import PaymentCheckFailure
 from contextsms import ContextSMSClient
 from contextsms.errors import ContextSMSError

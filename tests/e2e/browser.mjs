@@ -1,9 +1,11 @@
 // Drives Microsoft 365 Agents Playground in headless Chromium as a person does, and saves a
-// screenshot of each step. Usage: node browser.mjs <playground url> <screenshot dir>
-// Prints one JSON line per step; exits 1 on the first step that does not show what it should.
+// screenshot of each step. Usage: node browser.mjs <playground url> <screenshot dir> <setup code>
+// (the setup code links the Playground's team to the second CSP's enterprise, whose cards are in
+// that CSP's brand). Prints one JSON line per step; exits 1 on the first step that does not show
+// what it should.
 import { chromium } from 'playwright-core';
 
-const [url, shots] = process.argv.slice(2);
+const [url, shots, setupCode] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -43,6 +45,48 @@ async function post(command) {
   await page.getByRole('button', { name: 'Post' }).click();
 }
 
+// The Playground's compose box sends a message's text without its line breaks (it joins the
+// editor's text nodes) and without the HTML form Teams sends besides the text. A pasted list is
+// sent as Teams sends it, through the Playground's own Mock an Activity > Custom activity: the
+// text with its line breaks, and the HTML form with a paragraph per line.
+async function postLines(conversationId, lines) {
+  const config = await (await page.request.get(`${url}/_internal/v1/config`)).json();
+  const me = config.config.currentUser;
+  await page.getByText('Mock an Activity', { exact: true }).click();
+  await page.getByText('Custom activity', { exact: true }).click();
+  const editor = page.locator('.monaco-editor').first();
+  await editor.waitFor();
+  const template = await (await page.request.get(
+    `${url}/_internal/v1/customActivities/template?conversationId=${conversationId}`)).json();
+  const mention = '<at>Test Bot</at>';
+  const escape = (line) => line.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const activity = {
+    ...template,
+    type: 'message',
+    from: { id: me.id, name: me.name, aadObjectId: me.aadObjectId },
+    text: `${mention} ${lines.join('\n')}`,
+    textFormat: 'plain',
+    attachments: [{
+      contentType: 'text/html',
+      content: lines.map((line, i) => `<p>${i ? '' : `${mention} `}${escape(line)}</p>`).join(''),
+    }],
+    entities: [{ type: 'mention', text: mention, mentioned: { id: template.recipient.id, name: 'Test Bot' } }],
+    channelData: {
+      tenant: { id: template.conversation.tenantId },
+      teamsChannelId: conversationId, teamsTeamId: 'team-id',
+      channel: { id: conversationId }, team: { id: 'team-id' },
+    },
+  };
+  await page.screenshot({ path: `${shots}/dbg1.png` });
+  await editor.click();
+  await page.screenshot({ path: `${shots}/dbg2.png` });
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.insertText(JSON.stringify(activity));
+  await page.screenshot({ path: `${shots}/dbg3.png` });
+  await page.getByRole('button', { name: 'Send activity' }).click();
+}
+
 async function click(title) {
   await page.getByRole('button', { name: title, exact: true }).first().click();
 }
@@ -69,4 +113,20 @@ await step('09-form-checks-the-number', async () => {
   await page.waitForTimeout(500);
   if (invokes !== before) throw new Error('the form was sent with an invalid number');
 }, 'Enter a phone number, e.g. +15559876543 or (555) 987-6543');
+// The notice Announcements got when step 04 moved its number to General, posted by the bot
+// through the reference it kept when step 02's message arrived there.
+await openChannel('Announcements');
+await step('10-notice', async () => {}, 'Number moved to another channel');
+await openChannel('General');
+// A pasted list: three numbers (one with a name) and a line that is no number.
+await step('11-bulk-preview', () => postLines('team-id', [
+  'map (555) 987-2001 Reception', '(555) 987-2002', '+15559872003', 'call me maybe',
+]), 'Map 4 numbers to General');
+await step('12-bulk-done', () => click('Map 3 here'), /^Done$/);
+// Linked by a setup code to the second CSP's enterprise, the team's cards carry its brand.
+await step('13-branded', async () => {
+  await post(`setup ${setupCode}`);
+  await page.getByText('This team now uses').first().waitFor();
+  await post('help');
+}, 'Northwind Connect for Teams');
 await browser.close();
