@@ -8,17 +8,11 @@ card): here it collects the cards it is given."""
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
-import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from bot.actions import ActionContext, ActionSigner, card_action
@@ -419,9 +413,8 @@ async def test_shutdown_waits_a_little_then_stops_a_run(
 # -- the cards themselves -----------------------------------------------------------------
 
 EMOJI_NAME = "\U0001f600" * 100  # 100 characters, 12 bytes each as sent
-# tests/test_cards.py holds every card to the renderer and the schema; it may take these cards
-# from `bulk_cards` (this module imports nothing of it, so it can import this one).
-ROOT = Path(__file__).resolve().parent.parent
+# tests/test_cards.py and tests/test_card_limits.py hold these cards (`bulk_cards`) to the
+# renderer, the schema and the size limit with every other card.
 SCREENS = Screens(
     ActionSigner(b"test key"), ActionContext(GENERAL, "E0000001", tenant=TENANT), Brand()
 )
@@ -468,30 +461,6 @@ def bulk_cards(s: Screens = SCREENS) -> dict[str, Card]:
         "bulk too many": s.bulk_too_many(501, 500),
         "bulk unknown run": s.bulk_unknown_run(),
     }
-
-
-@functools.cache
-def card_schema() -> dict[str, Any]:
-    text = resources.files("adaptive_cards").joinpath("schemas/schema-1.5.json").read_text()
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-@pytest.mark.parametrize("name", list(bulk_cards()))
-def test_every_bulk_card_fits_and_is_valid(name: str) -> None:
-    card = bulk_cards()[name]
-    assert card_size(card) < CARD_SIZE_LIMIT
-    jsonschema.Draft6Validator(card_schema()).validate(card)
-
-
-def test_microsofts_renderer_accepts_the_bulk_cards() -> None:
-    cards = bulk_cards()
-    result = subprocess.run(
-        ["node", str(ROOT / "tests/support/validate_cards.js")],
-        input=json.dumps(list(cards.values())), capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    problems = dict(zip(cards, json.loads(result.stdout), strict=True))
-    assert {name: p for name, p in problems.items() if p} == {}
 
 
 def test_a_long_list_shows_its_counts_and_says_what_is_not_shown() -> None:
