@@ -77,13 +77,12 @@ async function postLines(conversationId, lines) {
       channel: { id: conversationId }, team: { id: 'team-id' },
     },
   };
-  await page.screenshot({ path: `${shots}/dbg1.png` });
   await editor.click();
-  await page.screenshot({ path: `${shots}/dbg2.png` });
   await page.keyboard.press('Control+A');
   await page.keyboard.press('Delete');
   await page.keyboard.insertText(JSON.stringify(activity));
-  await page.screenshot({ path: `${shots}/dbg3.png` });
+  // A mention among the entities makes the dialog offer its Mention in Word form: back to JSON.
+  await page.getByRole('tab', { name: 'JSON' }).click();
   await page.getByRole('button', { name: 'Send activity' }).click();
 }
 
@@ -91,6 +90,15 @@ async function click(title) {
   await page.getByRole('button', { name: title, exact: true }).first().click();
 }
 
+// The second CSP's logo is on placehold.co, out of reach of a machine without Internet access:
+// the page gets the picture placehold.co draws for that address (white initials on the brand's
+// colour), so that the branded card shows a logo rather than a broken image.
+await page.route('https://placehold.co/**', (route) => route.fulfill({
+  contentType: 'image/svg+xml',
+  body: '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96"><rect width="96" height="96" '
+    + 'fill="#107C10"/><text x="48" y="58" font-family="sans-serif" font-size="28" fill="#fff" '
+    + 'text-anchor="middle">NW</text></svg>',
+}));
 await page.goto(url, { waitUntil: 'networkidle' });
 await openChannel('General');
 await step('01-map', () => post('map (555) 987-6543 Front desk'), 'Number mapped');

@@ -4,15 +4,12 @@ the Playground's WebSocket, as its web page talks to it."""
 from __future__ import annotations
 
 import copy
-import json
-import subprocess
-import sys
 import time
 import uuid
 
 import httpx
 
-from devstack import ROOT, Stack
+from devstack import Stack
 from tests.conftest import fresh_number
 from tests.support.playground import ANNOUNCEMENTS, GENERAL, USER_1, Playground, card_text
 
@@ -175,11 +172,7 @@ async def test_an_ordinary_member_is_refused_changes_and_the_owner_makes_them(
 
 def invite(stack: Stack, enterprise_id: str) -> str:
     """A setup code from the operators' command line, on the bot's own settings and storage."""
-    issued = subprocess.run(
-        [sys.executable, "-m", "bot.admin", "invite", enterprise_id, "--json"],
-        env=stack.bot_env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    code: str = json.loads(issued.stdout)["code"]
+    code: str = stack.admin("invite", enterprise_id)["code"]
     return code
 
 
