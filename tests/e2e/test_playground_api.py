@@ -49,6 +49,10 @@ async def test_taken_number_is_named_and_moved_here(playground: Playground, stac
     assert "instead of **Announcements**" in card_text(moved)
     again = await playground.click(stale, "Move it here")
     assert "Already here" in card_text(again)
+    # Announcements is told, as a new post of its own: which number, where it went, who.
+    told = card_text((await playground.notice(ANNOUNCEMENTS, number)).cards[0])
+    assert "Number moved to another channel" in told
+    assert "now arrive in **General** instead of this channel" in told and "Changed by Me" in told
 
     mappings = httpx.get(
         f"{stack.sandbox_url}/api/v2/numbertomessageappmapping/enterprise/{stack.enterprise_id}",
@@ -66,6 +70,8 @@ async def test_remap_command_and_status(playground: Playground) -> None:
     await playground.say(GENERAL, f"map {number} Reception")
     moved = await playground.say(ANNOUNCEMENTS, f"remap {number}")
     assert "Number moved here" in card_text(moved.cards[0])
+    told = card_text((await playground.notice(GENERAL, number)).cards[0])
+    assert "now arrive in **Announcements** instead of this channel" in told
     status = await playground.say(ANNOUNCEMENTS, "status")
     text = card_text(status.cards[0])
     assert "Numbers in Announcements" in text and "Reception" in text and number in text

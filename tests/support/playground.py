@@ -39,6 +39,9 @@ class Playground:
     ws: aiohttp.ClientWebSocketResponse
     replies: asyncio.Queue[Reply] = field(default_factory=asyncio.Queue)
     shown: set[str] = field(default_factory=set)  # ids of every bot message it showed
+    # What the bot posted that answered nothing this client was waiting for: the notices a
+    # channel gets when it loses a number, which may arrive while another answer is awaited.
+    elsewhere: list[Reply] = field(default_factory=list)
     _reader: asyncio.Task[None] | None = None
 
     @classmethod
@@ -92,11 +95,13 @@ class Playground:
         """Post `@Test Bot text` as `user` does (from `tenant`, when another than the
         Playground's), and wait for the bot's answer."""
         while not self.replies.empty():
-            self.replies.get_nowait()
+            self.elsewhere.append(self.replies.get_nowait())
         said = f"<at>{BOT_NAME}</at> {text}" if mention else text
         if user != ME or tenant is not None:
+            # A custom activity is no post of the page: its answer is a new post in the
+            # conversation rather than a reply in a thread.
             await self._say_as(user, conversation, said, tenant)
-            return await asyncio.wait_for(self.replies.get(), timeout)
+            return await self._reply_in(conversation, timeout)
         body: dict[str, Any] = {"type": "text", "textFormat": "plain", "from": {"id": ME},
                                 "text": said}  # fmt: skip
         if mention:
@@ -106,7 +111,30 @@ class Playground:
             f"{self.url}/_conversation/v1/conversations/{conversation}/messages", json=body
         ) as response:
             assert response.status == 200, await response.text()
-        return await asyncio.wait_for(self.replies.get(), timeout)
+            posted = await response.json()
+        # In a channel, the bot's answer is in the thread of the message (its
+        # `postConversationId`), and a notice posted meanwhile is a new post of the channel;
+        # a chat has no threads.
+        return await self._reply_in(str(posted.get("postConversationId", conversation)), timeout)
+
+    async def _reply_in(self, conversation: str, timeout: float) -> Reply:
+        """The bot's next message in `conversation`; the others are kept in `elsewhere`."""
+        async with asyncio.timeout(timeout):
+            while (reply := await self.replies.get()).conversation_id != conversation:
+                self.elsewhere.append(reply)
+        return reply
+
+    async def notice(self, conversation: str, about: str, timeout: float = 15) -> Reply:
+        """The post the bot made in `conversation` on its own (a notice, not in reply to a
+        message) with `about` in its card."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for reply in self.elsewhere:
+                    if reply.conversation_id == conversation and any(
+                        about in card_text(card) for card in reply.cards
+                    ):
+                        return reply
+                self.elsewhere.append(await self.replies.get())
 
     async def _say_as(self, user: str, conversation: str, text: str,
                       tenant: str | None) -> None:  # fmt: skip
