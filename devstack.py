@@ -288,9 +288,8 @@ def main() -> int:
         f"  the bot's account:         {stack.account} (the sandbox's partner: acts on every"
         f" CSP's enterprises;\n"
         f"                             operator commands on {stack.csp_id})\n"
-        f"                             ({stack.branded_enterprise_id}, the second CSP's"
-        " enterprise, is in that CSP's brand\n"
-        "                             in a team linked to it by a setup code)\n"
+        f"  second CSP's enterprise:   {stack.branded_enterprise_id} (a team linked to it by"
+        " a setup code sees that CSP's brand)\n"
         f'  Graph stand-in:            {stack.graph_url} ("Me" owns My Team, "User 1" '
         "is a member)\n"
         f"  logs:                      {stack.logs['sandbox'].parent}\n"
