@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import httpx
 
-from sandbox.settings import load_sandbox_settings
+from sandbox.settings import SandboxSettings, load_sandbox_settings
 
 ROOT = Path(__file__).resolve().parent
 # The tenant the Agents Playground puts on its activities (`tenantId` of its config), linked
@@ -144,19 +144,19 @@ def _spawn(
     return process, log
 
 
-def start_stack(
+def plan_stack(
     *,
     sandbox_port: int = 8787,
     bot_port: int = 3978,
     playground_port: int = 56150,
     graph_port: int = 8790,
     data_dir: Path = ROOT / "var",
-    echo_bot: bool = False,
     extra_env: dict[str, str] | None = None,
-) -> Stack:
+) -> tuple[Stack, dict[str, str]]:
+    """The stack's addresses, its seeded ids and the bot's settings, before anything starts
+    (the sandbox's database is seeded: that is how its ids are known); and the sandbox's
+    environment."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_dir = data_dir / "logs"
-    log_dir.mkdir(exist_ok=True)
     base_env = {**os.environ, **(extra_env or {})}
     sandbox_env = {
         **base_env,
@@ -181,6 +181,30 @@ def start_stack(
         csp_id=sandbox.csp_id,
         account=sandbox.partner_username,
     )
+    stack.bot_env = bot_environment(
+        base_env, sandbox, stack, bot_port=bot_port, data_dir=data_dir,
+        ca_file=data_dir / "graph-standin" / "ca.pem",
+    )  # fmt: skip
+    return stack, sandbox_env
+
+
+def start_stack(
+    *,
+    sandbox_port: int = 8787,
+    bot_port: int = 3978,
+    playground_port: int = 56150,
+    graph_port: int = 8790,
+    data_dir: Path = ROOT / "var",
+    echo_bot: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> Stack:
+    stack, sandbox_env = plan_stack(
+        sandbox_port=sandbox_port, bot_port=bot_port, playground_port=playground_port,
+        graph_port=graph_port, data_dir=data_dir, extra_env=extra_env,
+    )  # fmt: skip
+    base_env = {**os.environ, **(extra_env or {})}
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
     try:
         process, log = _spawn(
             "sandbox", [sys.executable, "-m", "sandbox"], sandbox_env, log_dir, ROOT
@@ -203,32 +227,9 @@ def start_stack(
         openid = f"{stack.graph_url}/{PLAYGROUND_TENANT}/v2.0/.well-known/openid-configuration"
         _wait_until(_https_ok(openid, ca_file), process, "graph stand-in", log)
 
-        bot_env = {
-            **base_env,
-            "BOT_LOCAL_DEV": "true",
-            "HOST": "127.0.0.1",
-            "PORT": str(bot_port),
-            "CONTEXTSMS_BASE_URL": f"{stack.sandbox_url}/api/v2",
-            # The partner account acts on every CSP's enterprises, so that a team linked to
-            # the second CSP's enterprise works too (its cards in that CSP's brand); the
-            # operator commands act on the demo CSP.
-            "CONTEXTSMS_USERNAME": sandbox.partner_username,
-            "CONTEXTSMS_PASSWORD": sandbox.partner_password.get_secret_value(),
-            "CONTEXTSMS_CSP_ID": sandbox.csp_id,
-            "CONTEXTSMS_ENTERPRISE_ID": enterprise_id,
-            "CONTEXTSMS_TENANT_ID": PLAYGROUND_TENANT,
-            "BOT_STORAGE": "sqlite",
-            "BOT_STORAGE_PATH": str(data_dir / "bot.db"),
-            # Graph and each tenant's Entra: the stand-in, trusted through its CA.
-            "MicrosoftAppId": LOCAL_APP_ID,
-            "MicrosoftAppPassword": LOCAL_APP_PASSWORD,
-            "BOT_GRAPH_URL": stack.graph_url,
-            "BOT_LOGIN_AUTHORITY": stack.graph_url,
-            "REQUESTS_CA_BUNDLE": str(ca_file),
-            "SSL_CERT_FILE": str(ca_file),
-        }
-        stack.bot_env = bot_env
-        process, log = _spawn("bot", [sys.executable, "app.py"], bot_env, log_dir, ROOT, echo_bot)
+        process, log = _spawn(
+            "bot", [sys.executable, "app.py"], stack.bot_env, log_dir, ROOT, echo_bot
+        )
         stack.processes.append(process)
         stack.logs["bot"] = log
         _wait_until(_http_ok(f"{stack.bot_url}/readyz"), process, "bot", log)
@@ -260,11 +261,66 @@ def start_stack(
     return stack
 
 
+def bot_environment(
+    base_env: dict[str, str], sandbox: SandboxSettings, stack: Stack, *, bot_port: int,
+    data_dir: Path, ca_file: Path,
+) -> dict[str, str]:  # fmt: skip
+    """The bot's settings in the local stack (and those of `python devstack.py admin`)."""
+    return {
+        **base_env,
+        "BOT_LOCAL_DEV": "true",
+        "HOST": "127.0.0.1",
+        "PORT": str(bot_port),
+        "CONTEXTSMS_BASE_URL": f"{stack.sandbox_url}/api/v2",
+        # The partner account acts on every CSP's enterprises, so that a team linked to
+        # the second CSP's enterprise works too (its cards in that CSP's brand); the
+        # operator commands act on the demo CSP.
+        "CONTEXTSMS_USERNAME": sandbox.partner_username,
+        "CONTEXTSMS_PASSWORD": sandbox.partner_password.get_secret_value(),
+        "CONTEXTSMS_CSP_ID": sandbox.csp_id,
+        "CONTEXTSMS_ENTERPRISE_ID": stack.enterprise_id,
+        "CONTEXTSMS_TENANT_ID": PLAYGROUND_TENANT,
+        "BOT_STORAGE": "sqlite",
+        "BOT_STORAGE_PATH": str(data_dir / "bot.db"),
+        # Graph and each tenant's Entra: the stand-in, trusted through its CA.
+        "MicrosoftAppId": LOCAL_APP_ID,
+        "MicrosoftAppPassword": LOCAL_APP_PASSWORD,
+        "BOT_GRAPH_URL": stack.graph_url,
+        "BOT_LOGIN_AUTHORITY": stack.graph_url,
+        "REQUESTS_CA_BUNDLE": str(ca_file),
+        "SSL_CERT_FILE": str(ca_file),
+    }
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+@dataclass(frozen=True)
+class Ports:
+    """The stack's ports: the defaults, or those of the environment."""
+
+    sandbox_port: int = int(os.environ.get("SANDBOX_PORT", "8787"))
+    bot_port: int = int(os.environ.get("PORT", "3978"))
+    playground_port: int = int(os.environ.get("PLAYGROUND_PORT", "56150"))
+    graph_port: int = int(os.environ.get("GRAPH_PORT", "8790"))
+
+
+def admin(args: list[str]) -> int:
+    """`python devstack.py admin ARGS`: `python -m bot.admin ARGS` on the settings and the
+    storage of `make run`'s bot (an operator's commands against the local stack)."""
+    at = Ports()
+    stack, _ = plan_stack(
+        sandbox_port=at.sandbox_port, bot_port=at.bot_port,
+        playground_port=at.playground_port, graph_port=at.graph_port,
+    )  # fmt: skip
+    command = [sys.executable, "-m", "bot.admin", *args]
+    return subprocess.run(command, env=stack.bot_env, cwd=ROOT, check=False).returncode  # noqa: S603
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["admin"]:
+        return admin(sys.argv[2:])
     if not PLAYGROUND.exists():
         print(
             "The Playground is not installed: run `make run`, which installs it.", file=sys.stderr
@@ -272,13 +328,11 @@ def main() -> int:
         return 2
     # `kill` (and CI's timeout) stops the stack as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
+    at = Ports()
     stack = start_stack(
-        sandbox_port=int(os.environ.get("SANDBOX_PORT", "8787")),
-        bot_port=int(os.environ.get("PORT", "3978")),
-        playground_port=int(os.environ.get("PLAYGROUND_PORT", "56150")),
-        graph_port=int(os.environ.get("GRAPH_PORT", "8790")),
-        echo_bot=True,
-    )
+        sandbox_port=at.sandbox_port, bot_port=at.bot_port,
+        playground_port=at.playground_port, graph_port=at.graph_port, echo_bot=True,
+    )  # fmt: skip
     print(
         "\nContextSMS for Teams is running locally:\n"
         f"  Teams (Agents Playground): {stack.playground_url}   <- open this\n"

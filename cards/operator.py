@@ -165,7 +165,7 @@ class OperatorScreens(ScreenBase):
                 heading("Setup codes are shown in a personal chat only", "warning"),
                 text(
                     "So that only you see it, open a personal chat with me and type "
-                    "`invite <enterpriseId>` there. No code was made."
+                    "`invite ‹enterpriseId›` there. No code was made."
                 ),
             ]
         )

@@ -126,7 +126,7 @@ class OrganizationScreens(ScreenBase):
                 ),
                 text(
                     f"To set it up, ask your {self.product} provider for a setup code, then "
-                    "type `setup <code>` here, or enter it below."
+                    "type `setup ‹code›` here, or enter it below."
                 ),
                 container(self._setup_form(), style="emphasis", separator=True),
             ],
@@ -170,7 +170,7 @@ class OrganizationScreens(ScreenBase):
         body.append(
             text(
                 f"{scope} now uses the {self.product} enterprise {enterprise}. Map a number in a "
-                "channel with `map <number>`."
+                "channel with `map ‹number›`."
             )
         )
         if previous is not None and previous.enterprise_id != link.enterprise_id:
@@ -191,7 +191,7 @@ class OrganizationScreens(ScreenBase):
                 heading("Your organization is already set up", "attention"),
                 text(
                     f"It already uses a {self.product} enterprise. To link it to another one, "
-                    "an owner of a team types `setup <code>` in one of the team's channels, or "
+                    "an owner of a team types `setup ‹code›` in one of the team's channels, or "
                     f"your {self.product} provider does it. Nothing was changed, and the code "
                     "was not used."
                 ),

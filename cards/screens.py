@@ -95,19 +95,19 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
                 "Mention me in a channel and type a command:"
             ),
             facts([
-                ("map <number> [name]",
+                ("map ‹number› [name]",
                  "Map a number to this channel, e.g. map (555) 987-6543 Front desk"),
-                ("remap <number>", "Move a number of your organization to this channel"),
-                ("unmap <number>", "Stop routing a number to this channel (asks first)"),
+                ("remap ‹number›", "Move a number of your organization to this channel"),
+                ("unmap ‹number›", "Stop routing a number to this channel (asks first)"),
                 ("status", "This channel's numbers"),
                 ("list", "All your organization's numbers, by channel"),
-                ("find <digits or name>",
+                ("find ‹digits or name›",
                  "Your organization's numbers that match, with their channels"),
                 ("map, then one number a line",
                  "Many numbers at once: a preview first, then apply (owners)"),
                 ("history", "This team's latest changes (owners)"),
                 ("settings", "Who may change this team's numbers (owners)"),
-                ("setup <setup code>", f"Set up your organization with a code from your "
+                ("setup ‹setup code›", f"Set up your organization with a code from your "
                                  f"{self.product} provider"),
                 ("help", "This card"),
             ]),
@@ -120,10 +120,10 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
                 facts([
                     ("enterprises", "Your CSP's enterprises and what each is linked to"),
                     ("new enterprise", "Create an enterprise"),
-                    ("invite <enterpriseId> [team]",
+                    ("invite ‹enterpriseId› [team]",
                      "A one-time setup code (in a personal chat only)"),
                     ("links", "Every organization and team linked, and to which enterprise"),
-                    ("unlink <tenant or team id>", "Remove a link (asks first)"),
+                    ("unlink ‹tenant or team id›", "Remove a link (asks first)"),
                 ]),
             ]  # fmt: skip
         if not in_channel:
@@ -217,7 +217,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
             body.append(
                 text(
                     "No number is mapped to this channel yet, so no SMS arrives here. "
-                    "Map one with the form below or type `map <number> [name]`."
+                    "Map one with the form below or type `map ‹number› [name]`."
                 )
             )
         for mapping in mappings:
@@ -409,7 +409,7 @@ class Screens(OrganizationScreens, OperatorScreens, FindScreens, BulkScreens):
     def list(self, groups: list[tuple[str, list[Mapping]]], page: int, pages: int) -> Card:
         body: list[Element] = [heading("All numbers of your organization")]
         if not groups:
-            body.append(text("No number is mapped yet. In a channel, type `map <number>`."))
+            body.append(text("No number is mapped yet. In a channel, type `map ‹number›`."))
         for channel, mappings in groups:
             body.append(text(plain(channel, ROW_SHOWN), weight="Bolder"))
             body.append(facts([(name_of(m, ROW_SHOWN), number_label(m)) for m in mappings]))

@@ -395,7 +395,7 @@ async def test_an_organization_nobody_set_up_is_told_how_and_nothing_is_called(
         wanted = unlinked_answer(typed.case, text)
         if wanted not in shown:
             problems.append(f"{verb}: not {wanted!r} but {shown!r}")
-        if wanted == "Not set up yet" and "setup <code>" not in shown:
+        if wanted == "Not set up yet" and "setup ‹code›" not in shown:
             problems.append(f"{verb}: does not say how to set up")
         if api_calls(sandbox):
             problems.append(f"{verb}: called ContextSMS {api_calls(sandbox)}")

@@ -224,9 +224,9 @@ async def test_invalid_number_says_the_format_and_changes_nothing(
 async def test_unknown_command_gets_help(bot: MappingBot) -> None:
     card = await bot.on_message(in_channel(), "<at>Test Bot</at> frobnicate now", TEAM)
     assert "I don't know the command **frobnicate**" in texts(card)
-    assert "map <number> [name]" in texts(card)
+    assert "map ‹number› [name]" in texts(card)
     for word in ("?", "help", "HELP"):
-        assert "map <number> [name]" in texts(await bot.on_message(in_channel(), word, TEAM))
+        assert "map ‹number› [name]" in texts(await bot.on_message(in_channel(), word, TEAM))
 
 
 async def test_status_lists_this_channel_only(bot: MappingBot, client: ContextSMSClient,

@@ -177,7 +177,7 @@ async def test_a_valid_request_is_served_and_answered_through_the_connector(bot:
     assert reply["path"].startswith(f"/v3/conversations/{GENERAL};messageid=1/activities/")
     assert reply["authorization"] == f"Bearer outbound-{bot.identity.token_requests}"
     [card] = bot.connector.cards()
-    assert card["type"] == "AdaptiveCard" and "map <number> [name]" in str(card)
+    assert card["type"] == "AdaptiveCard" and "map ‹number› [name]" in str(card)
 
 
 def unsigned(claims: dict[str, Any]) -> str:

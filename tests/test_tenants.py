@@ -172,11 +172,11 @@ async def test_an_organization_nobody_set_up_is_told_how_and_no_call_is_made(
         shown = texts(card)
         assert "Not set up yet" in shown, typed
         assert "ask your ContextSMS provider for a setup code" in shown
-        assert "`setup <code>`" in shown and button(card, "Set up")["verb"] == "setup"
+        assert "`setup ‹code›`" in shown and button(card, "Set up")["verb"] == "setup"
     # Its card actions too, and a card from a linked tenant is refused as another's.
     not_linked = await bot.on_message(in_new(), "status", TEAM_NEW)
     helped = texts(await click(bot, not_linked, "Help", in_new(), TEAM_NEW))
-    assert "setup <setup code>" in helped
+    assert "setup ‹setup code›" in helped
     foreign = await click(bot, status, "All numbers", in_new(), TEAM_NEW)
     assert "another organization" in texts(foreign)
     help_card = texts(await bot.on_message(in_new(), "help", TEAM_NEW))

@@ -190,7 +190,7 @@ async def test_an_organization_nobody_set_up_is_linked_by_a_setup_code(
     personal, _ = await playground.chat_ids()
     asked = await playground.say(personal, "list", mention=False, tenant=tenant)
     assert "Not set up yet" in card_text(asked.cards[0])
-    assert "setup <code>" in card_text(asked.cards[0])
+    assert "setup ‹code›" in card_text(asked.cards[0])
     wrong = await playground.say(personal, "setup AAAAA-AAAAA", mention=False, tenant=tenant)
     assert "Nothing was linked" in card_text(wrong.cards[0])
 
