@@ -67,7 +67,7 @@ async def test_operator_commands_are_invisible_to_everyone_else(
     assert api_calls(sandbox) == {}
     assert "For operators" not in texts(await bot.on_message(in_channel(), "help", TEAM))
     shown = texts(await bot.on_message(PRIVATE, "help", NO_TEAM))
-    assert "For operators" in shown and "invite <enterpriseId> [team]" in shown
+    assert "For operators" in shown and "invite ‹enterpriseId› [team]" in shown
 
 
 async def test_enterprises_shows_what_each_is_linked_to(bot: MappingBot, world: World) -> None:

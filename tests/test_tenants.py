@@ -180,7 +180,7 @@ async def test_an_organization_nobody_set_up_is_told_how_and_no_call_is_made(
     foreign = await click(bot, status, "All numbers", in_new(), TEAM_NEW)
     assert "another organization" in texts(foreign)
     help_card = texts(await bot.on_message(in_new(), "help", TEAM_NEW))
-    assert "setup <setup code>" in help_card
+    assert "setup ‹setup code›" in help_card
     assert api_calls(sandbox) == {}
 
 
