@@ -567,7 +567,7 @@ class MappingBot:
         self.notices.number_left(
             NumberLeft(
                 tenant_id=turn.conversation.tenant_id, enterprise_id=turn.enterprise_id,
-                number=number, from_channel=from_channel, to_channel=to_channel,
+                numbers=(number,), from_channel=from_channel, to_channel=to_channel,
                 to_label=to_label, by=turn.conversation.user,
             ),
             turn.screens.brand,

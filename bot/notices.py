@@ -23,7 +23,7 @@ log = logging.getLogger("bot.notices")
 class NumberLeft:
     tenant_id: str  # the tenant of whoever changed it
     enterprise_id: str
-    number: str  # E.164
+    numbers: tuple[str, ...]  # E.164; all those one change (or one bulk run) took away
     from_channel: str  # the channel that lost it (its Teams channel id)
     to_channel: str | None  # where it went; None: unmapped
     to_label: str | None  # that channel's name as the person's card showed it
@@ -56,4 +56,5 @@ def logged(notice: NumberLeft, outcome: str, *, reason: str | None = None,
         "outcome": outcome, "reason": reason, "error": error,
         "conversation": activity_log.short_hash(notice.from_channel),
         "enterprise": notice.enterprise_id, "moved": notice.to_channel is not None,
+        "numbers": len(notice.numbers),
     }, logging.WARNING if outcome == "failed" else logging.INFO)  # fmt: skip

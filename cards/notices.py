@@ -16,7 +16,7 @@ from cards.markdown import plain
 def number_left(notice: NumberLeft, brand: Brand, *, same_organization: bool) -> Card:
     """`same_organization`: the channel is in the tenant of whoever made the change; only
     then is the person named (another organization's people are not ours to show)."""
-    number = number_text(notice.number)
+    number = number_text(notice.numbers[0])
     if notice.to_channel is None:
         title = "Number unmapped"
         what = f"{number} was unmapped: its SMS no longer arrive in this channel."

@@ -183,7 +183,7 @@ PERSON = Person("c0c0c0c0-0000-4000-8000-0000000000c1", "Casey Jones")
 
 def left(to_channel: str | None, to_label: str | None) -> NumberLeft:
     return NumberLeft(
-        tenant_id=TENANT, enterprise_id="E1", number="+15559876543", from_channel=GENERAL,
+        tenant_id=TENANT, enterprise_id="E1", numbers=("+15559876543",), from_channel=GENERAL,
         to_channel=to_channel, to_label=to_label, by=PERSON,
     )  # fmt: skip
 
