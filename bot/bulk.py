@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import assert_never
 
 from bot.audit import COMMAND_LINE, Audit, tenant_key
@@ -60,6 +60,7 @@ __all__ = [
     "TooManyRows",
     "read_csv",
     "read_lines",
+    "stopped",
 ]
 
 log = logging.getLogger("bot.bulk")
@@ -72,6 +73,10 @@ ROW_DEADLINE = 30.0
 TYPED_LIMIT = 200  # characters of a line kept to show it back
 CHANNEL_LIMIT = 200  # a channel id longer than this is not one a person meant
 CSV_COLUMNS = ("number", "channel id", "name")
+# An APPLYING run stores its results at least this often while it goes (progress reports and
+# a heartbeat, see BulkMapper.apply); one not advanced for this long was stopped by a process
+# that ended without saying so (killed): it will not go on.
+STALE_AFTER = 120.0
 # The outcomes where what was asked is done; any other is a row that failed.
 DONE = frozenset({RowOutcome.MAPPED, RowOutcome.MOVED, RowOutcome.ALREADY})
 
@@ -168,6 +173,22 @@ def _entry(
     if problem is not None:
         return BulkEntry(line, typed[:TYPED_LIMIT], None, name, channel_id, problem)
     return BulkEntry(line, typed[:TYPED_LIMIT], number, name, channel_id)
+
+
+def stopped(run: BulkRun, now: datetime) -> bool:
+    """Whether the run ended before its end: STOPPED (the bot shut down while it ran), or
+    APPLYING and not advanced for STALE_AFTER seconds (its process was killed). Its rows
+    without a result may or may not have changed."""
+    match run.state:
+        case RunState.STOPPED:
+            return True
+        case RunState.APPLYING:
+            last = run.updated_at or run.created_at
+            return now - last > timedelta(seconds=STALE_AFTER)
+        case RunState.PREVIEWED | RunState.DONE:
+            return False
+        case _:
+            assert_never(run.state)
 
 
 def failed(result: RowResult) -> bool:
@@ -472,7 +493,7 @@ class BulkMapper:
         self.notices.number_left(
             NumberLeft(
                 tenant_id=run.tenant_id, enterprise_id=run.enterprise_id,
-                number=row.entry.number, from_channel=left, to_channel=row.channel_id,
+                numbers=(row.entry.number,), from_channel=left, to_channel=row.channel_id,
                 to_label=None, by=run.created_by,
             ),
             brand[0],

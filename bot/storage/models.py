@@ -175,6 +175,10 @@ class RunState(StrEnum):
     PREVIEWED = "previewed"
     APPLYING = "applying"
     DONE = "done"
+    # Stopped before the end (the bot shut down while it ran): the rows without a result have
+    # no outcome, and may or may not have changed. A killed process cannot say so: a reader
+    # tells that from an APPLYING run whose `updated_at` is old (bot.bulk.stopped).
+    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,8 @@ class BulkRun:
     rows: tuple[BulkRow, ...]
     move: bool = False  # whether MOVE rows are moved (chosen when applied)
     results: tuple[RowResult, ...] = field(default=())
+    # When the run was last advanced: claimed, or its results written. None before a claim.
+    updated_at: datetime | None = None
 
 
 # Rows and results are stored as JSON text, one short-keyed object per row: both backends
