@@ -8,6 +8,7 @@ import asyncio
 import colorsys
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -35,7 +36,6 @@ FAILED_KEPT = 30.0
 PRODUCT_LIMIT = 40  # characters of a product name: it is in headings and sentences
 LOGO_URL_LIMIT = 1024  # characters of a logo's address: it is on every card
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 
 
 @dataclass(frozen=True)
@@ -79,15 +79,25 @@ def logo_url(value: str | None) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None
+    if parts.username is not None or parts.password is not None:
+        return None  # credentials in an address every reader's client would send
     return url if parts.scheme.lower() == "https" and parts.hostname else None
 
 
 def product_name(value: str, default: str) -> str:
     """A product name as one short line (cards escape its markup where they show it)."""
-    one_line = " ".join(_CONTROL.sub(" ", value).split())
+    # Control characters part words; format characters (zero-width, direction overrides)
+    # are dropped, as they are refused in mapping names.
+    visible = "".join(_visible(c) for c in value)
+    one_line = " ".join(visible.split())
     if not one_line:
         return default
     return one_line if len(one_line) <= PRODUCT_LIMIT else one_line[: PRODUCT_LIMIT - 1] + "…"
+
+
+def _visible(char: str) -> str:
+    category = unicodedata.category(char)
+    return " " if category in ("Cc", "Zl", "Zp") else "" if category == "Cf" else char
 
 
 def brand_of_config(config: CspConfig, default: Brand) -> Brand:

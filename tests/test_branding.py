@@ -158,6 +158,7 @@ async def test_a_logo_is_shown_only_from_an_https_address(
     shown: dict[str, list[str]] = {}
     for logo in ("http://cdn.example.com/logo.png", "javascript:alert(1)",
                  "data:image/png;base64,iVBORw0KGgo=", "https://", "https://cdn.example.com/a b",
+                 "https://user:secret@cdn.example.com/logo.png",
                  "https://cdn.example.com/logo.png"):  # fmt: skip
         sandbox.store.set_brand(csp_id, product_name="Logo Test", logo=logo, color="#0F6CBD")
         card = await bot.on_message(in_b(), "help", TEAM_B)
@@ -169,6 +170,7 @@ async def test_a_logo_is_shown_only_from_an_https_address(
         "data:image/png;base64,iVBORw0KGgo=": [],
         "https://": [],
         "https://cdn.example.com/a b": [],
+        "https://user:secret@cdn.example.com/logo.png": [],
         "https://cdn.example.com/logo.png": ["https://cdn.example.com/logo.png"],
     }
 
@@ -182,6 +184,17 @@ async def test_a_product_name_with_markup_is_shown_as_written(
     card = await bot.on_message(in_b(), "help", TEAM_B)
     assert r"\[Click\](https://evil.example) \*SMS\* for Teams" in texts(card)
     assert heading_color(card) == "Default"  # black: the host's own text colour
+
+
+async def test_a_product_name_keeps_no_invisible_characters(
+    world: World, client: ContextSMSClient, sandbox: RunningSandbox
+) -> None:
+    bot = branded_bot(world, client)
+    hidden = "Sun\u200bshine\u202e SMS\ufeff\u2060\nPlus"
+    _, enterprise_id = new_csp(sandbox, hidden, None, "#000")
+    await link_b(world, enterprise_id)
+    card = await bot.on_message(in_b(), "help", TEAM_B)
+    assert "Sunshine SMS Plus for Teams" in texts(card)
 
 
 async def test_a_failing_brand_read_gives_the_default_quickly(
