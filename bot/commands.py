@@ -59,8 +59,19 @@ _MENTION = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _TAG = re.compile(r"<[^>]+>")
-# Where the HTML form of a message breaks a line: paragraphs, divisions and line breaks.
-_HTML_BREAK = re.compile(r"<\s*(?:br|/?p|/?div)\b[^>]*>", re.IGNORECASE)
+# Where the HTML form of a message breaks a line: line breaks and the edges of blocks. A list
+# typed in Teams comes as <ul>/<ol> of <li>, cells pasted from Excel as a <table> of <tr>.
+_HTML_BREAK = re.compile(
+    r"<\s*(?:br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|tr|table|thead|tbody|tfoot|caption|h[1-6]"
+    r"|blockquote|pre))\b[^>]*>",
+    re.IGNORECASE,
+)
+# A table's cells: each is a word of its row ("A" then "name" reads "A name").
+_HTML_CELL = re.compile(r"<\s*/?\s*(?:td|th)\b[^>]*>", re.IGNORECASE)
+# What is no text a person sees: scripts and styles, with their content.
+_HTML_HIDDEN = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+# A preformatted block (Teams' code block) keeps the line breaks of its text.
+_HTML_PRE = re.compile(r"<pre\b[^>]*>.*?</pre\s*>", re.IGNORECASE | re.DOTALL)
 # A tel: link is one word with its parameters (";ext=9" is refused by normalize).
 _NUMBERISH = re.compile(r"^(?:tel:\S+|[+()\d.\-/]+)$", re.IGNORECASE)
 # A number followed by its extension, as people write one: "x9", "ext. 9", "extension 9",
@@ -120,12 +131,26 @@ def clean_text(text: str) -> str:
 
 def message_lines(text: str, html: str | None = None) -> list[str]:
     """The non-empty lines of a message, each cleaned as `clean_text` cleans a message: from
-    the text's line breaks or from the HTML form's paragraphs and breaks, whichever holds more
+    the text's line breaks or from the HTML form's blocks and breaks, whichever holds more
     (Teams sends both, and either may have lost the breaks)."""
     plain = [clean_text(line) for line in _MENTION.sub(" ", text or "").splitlines()]
-    marked = [clean_text(part) for part in _HTML_BREAK.split(_MENTION.sub(" ", html or ""))]
-    plain, marked = [x for x in plain if x], [x for x in marked if x]
+    marked = _html_lines(html or "")
+    plain = [x for x in plain if x]
     return marked if len(marked) > len(plain) else plain
+
+
+def _html_lines(markup: str) -> list[str]:
+    """The non-empty lines of a message's HTML form, as a browser shows them: a line per
+    block (paragraph, division, list item, table row...) and per <br>; a row's cells apart by a
+    space; other tags (bold, italics, spans) inside words as they are shown, with no space."""
+    markup = _HTML_HIDDEN.sub("", _MENTION.sub(" ", markup))
+    markup = _HTML_PRE.sub(lambda block: block[0].replace("\n", "<br>"), markup)
+    lines = []
+    for part in _HTML_BREAK.split(markup):
+        line = clean_text(_TAG.sub("", _HTML_CELL.sub(" ", part)))
+        if line:
+            lines.append(line)
+    return lines
 
 
 def _bulk_lines(lines: list[str]) -> tuple[str, list[str]] | None:
@@ -142,8 +167,9 @@ def _bulk_lines(lines: list[str]) -> tuple[str, list[str]] | None:
 
 def parse(text: str, default_region: str = "US", html: str | None = None) -> Command:
     """The command in a message's text; `html` is the message's HTML form, where Teams sent
-    one (its line breaks are <p> and <br>). `map` followed by several lines is a list to map
-    (`Command.lines`); any other command is read from its words, line breaks or not."""
+    one (its lines are paragraphs, breaks, list items, table rows...). `map` followed by
+    several lines is a list to map (`Command.lines`); any other command is read from its
+    words, line breaks or not."""
     bulk = _bulk_lines(message_lines(text, html))
     if bulk is not None:
         return Command(Verb.MAP, word=bulk[0], lines=tuple(bulk[1]))

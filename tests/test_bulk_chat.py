@@ -185,6 +185,29 @@ async def test_the_html_form_of_a_message_gives_its_lines(
     assert counts(card) == PREVIEWED
 
 
+async def test_a_list_typed_as_bullets_or_pasted_as_cells_is_a_list(
+    bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise, sandbox: RunningSandbox
+) -> None:
+    """Teams sends a bulleted list as <ul><li>, cells pasted from Excel as a <table>; its text
+    may be one line. Before, the first number was mapped with the rest of the list as its
+    name."""
+    a, b, c = fresh_number(), fresh_number(), fresh_number()
+    html = (
+        f'<div><p><at id="0">Test Bot</at> map</p><ul><li>{a} <b>Front <i>desk</i></b></li>'
+        f"<li><span>{b}</span></li></ul><table><tr><td>{c}</td><td>X</td></tr></table></div>"
+    )
+    card = await bot.on_message(in_channel(), f"{MENTION} map {a} Front desk {b} {c} X", NAMED,
+                                html=html)  # fmt: skip
+    shown = texts(card)
+    assert "Map 3 numbers to General?" in shown
+    assert counts(card) == {"New": "3"}
+    assert f"Line 1: {national(a)} ({a}), Front desk: will be mapped here" in shown
+    assert f"Line 2: {national(b)} ({b}): will be mapped here" in shown
+    assert f"Line 3: {national(c)} ({c}), X: will be mapped here" in shown
+    assert writes(sandbox) == {}
+    assert not {a, b, c} & set(await channel_of(client, enterprise))
+
+
 async def test_applying_maps_the_new_numbers_and_updates_the_card_as_it_goes(
     bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise, sandbox: RunningSandbox,
     world: World, scene: Scene,

@@ -50,6 +50,48 @@ def test_the_html_form_gives_the_lines_the_text_lost(html: str) -> None:
     assert command.lines == tuple(LIST)
 
 
+# What the text lost, as the HTML of a list typed in Teams, of cells pasted from Excel or of a
+# code block: the list's lines, each cell a word of its row, bold and italics inside the words.
+HTML_LISTS = {
+    "bulleted list": "<p><at>Bot</at> map</p><ul><li>+15559876543 <b>Front <i>desk</i></b></li>"
+    "<li><span>(555) 987-6544</span></li><li>+1 555 987 6545 Sales &amp; <b>supp</b>ort</li></ul>",
+    "numbered list, paragraphs in items": "<div><at>Bot</at> map<ol><li><p>+15559876543 Front "
+    "desk</p></li><li><p>(555) 987-6544</p></li><li><p>+1 555 987 6545 Sales &amp; support</p>"
+    "</li></ol></div>",
+    "cells pasted from Excel": "<p><at>Bot</at> map</p><table><tbody><tr><td>+15559876543</td>"
+    "<td>Front desk</td></tr><tr><td>(555) 987-6544</td><td></td></tr><tr>"
+    "<td>+1 555 987 6545</td><td>Sales &amp; support</td></tr></tbody></table>",
+    "table with a header row": "<p><at>Bot</at> map</p><table><thead><tr><th>+15559876543</th>"
+    "<th>Front desk</th></tr></thead><tbody><tr><td>(555) 987-6544</td></tr><tr>"
+    "<td>+1 555 987 6545</td><td>Sales&nbsp;&amp;&nbsp;support</td></tr></tbody></table>",
+    "code block": "<p><at>Bot</at> map</p><pre><code>+15559876543 Front desk\n(555) 987-6544\n"
+    "+1 555 987 6545 Sales &amp; support</code></pre>",
+    "headings and a quote": "<h1><at>Bot</at> map</h1><h2>+15559876543 Front desk</h2>"
+    "<blockquote>(555) 987-6544</blockquote><h3>+1 555 987 6545 Sales &amp; support</h3>",
+}
+
+
+@pytest.mark.parametrize("html", HTML_LISTS.values(), ids=HTML_LISTS.keys())
+def test_lists_tables_and_code_blocks_in_html_give_their_lines(html: str) -> None:
+    # Before, items and rows were one line: the first number was mapped, the rest its name.
+    text = "Bot map +15559876543 Front desk (555) 987-6544 +1 555 987 6545 Sales & support"
+    command = parse(text, html=html)
+    assert command.verb is Verb.MAP
+    assert command.lines == tuple(LIST)
+    assert command.number is None and command.name is None
+
+
+def test_what_a_message_does_not_show_is_not_read() -> None:
+    html = (
+        "<p>map</p><p>+15559876543 &lt;b&gt;x&lt;/b&gt;<script>alert(1)</script></p>"
+        "<style>p { color: red }</style><p>+15559876544</p>"
+    )
+    assert parse("map +15559876543 <b>x</b> +15559876544", html=html).lines == (
+        "+15559876543 <b>x</b>",  # written as text: kept as typed, shown as written
+        "+15559876544",
+    )
+
+
 def test_the_form_with_more_lines_wins() -> None:
     text = "map\n" + "\n".join(LIST)
     one_paragraph = "<p>map " + " ".join(LIST) + "</p>"
