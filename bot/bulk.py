@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import assert_never
 
 from bot.audit import COMMAND_LINE, Audit, tenant_key
-from bot.branding import Brand, Branding
+from bot.branding import Branding
 from bot.commands import Verb, from_form, read_number
 from bot.conversation import Conversation, Person
 from bot.logs import event
@@ -77,6 +77,7 @@ CSV_COLUMNS = ("number", "channel id", "name")
 # a heartbeat, see BulkMapper.apply); one not advanced for this long was stopped by a process
 # that ended without saying so (killed): it will not go on.
 STALE_AFTER = 120.0
+HEARTBEAT = STALE_AFTER / 4
 # The outcomes where what was asked is done; any other is a row that failed.
 DONE = frozenset({RowOutcome.MAPPED, RowOutcome.MOVED, RowOutcome.ALREADY})
 
@@ -300,7 +301,7 @@ class BulkMapper:
         """The run, now APPLYING with `move` as chosen, if it was this tenant's and not
         claimed yet (by any click on any instance); otherwise None."""
         return await self.storage.claim_bulk_run(
-            run_id, tenant_key(tenant_id) if tenant_id else "", move
+            run_id, tenant_key(tenant_id) if tenant_id else "", move, datetime.now(UTC)
         )
 
     async def run(self, run_id: str, *, tenant_id: str) -> BulkRun | None:
@@ -313,26 +314,45 @@ class BulkMapper:
     # -- apply ------------------------------------------------------------------------------
 
     async def apply(
-        self, run: BulkRun, progress: Progress | None = None, *, every: float = 1.0
-    ) -> BulkRun:
-        """Apply a claimed run, `concurrency` rows at a time; `progress(run)` as rows finish
-        (at most every `every` seconds) and once at the end, with the results so far (in the
-        rows' order). Results are stored as it goes; the run ends DONE."""
+        self, run: BulkRun, progress: Progress | None = None, *, every: float = 1.0,
+        by: Person | None = None,
+    ) -> BulkRun:  # fmt: skip
+        """Apply a claimed run, `concurrency` rows at a time, as `by` (who clicked; None: who
+        previewed it, e.g. the command line); `progress(run)` as rows finish (at most every
+        `every` seconds) and once at the end, with the results so far (in the rows' order).
+        Results are stored as it goes and at least every HEARTBEAT seconds; the run ends DONE.
+        Each channel that lost numbers is told once, at the end, of all of them.
+
+        Cancelled (the bot shuts down), the results so far are stored with the state STOPPED
+        and the cancellation goes on: rows under way are UNKNOWN, rows not started have no
+        result."""
         if run.state is not RunState.APPLYING:
             raise ValueError("only a claimed run (see claim) is applied")
+        person = by or run.created_by
         started = time.monotonic()
         results: list[RowResult | None] = [None] * len(run.rows)
+        left: dict[int, str] = {}  # row index -> the channel a moved number left
         gate = asyncio.Semaphore(self.concurrency)
-        reporting = asyncio.Lock()
+        # One write at a time, in order (Table storage's results are read, then rewritten).
+        storing = asyncio.Lock()
         last = time.monotonic()
-        brand: list[Brand] = []
 
         def so_far(state: RunState) -> BulkRun:
-            return replace(run, state=state, results=tuple(r for r in results if r is not None))
+            return replace(
+                run, state=state, results=tuple(r for r in results if r is not None),
+                updated_at=datetime.now(UTC),
+            )  # fmt: skip
 
-        async def report(state: RunState) -> None:
-            snapshot = so_far(state)
-            await self._store(snapshot)
+        async def store(state: RunState) -> BulkRun:
+            nonlocal last
+            async with storing:
+                last = time.monotonic()
+                snapshot = so_far(state)
+                await self._store(snapshot)
+                return snapshot
+
+        async def report(state: RunState) -> BulkRun:
+            snapshot = await store(state)
             if progress is not None:
                 try:
                     await progress(snapshot)
@@ -340,21 +360,34 @@ class BulkMapper:
                     event(
                         log, "bulk_progress_failed", {"error": type(exc).__name__}, logging.WARNING
                     )
+            return snapshot
 
         async def one(index: int, row: BulkRow) -> None:
-            nonlocal last
             async with gate:
-                results[index] = await self._apply_row(run, row, brand)
+                await self._apply_row(run, index, row, person, results, left)
             # One report at a time, and none while one is under way: rows keep going.
-            if time.monotonic() - last >= every and not reporting.locked():
-                async with reporting:
-                    last = time.monotonic()
-                    await report(RunState.APPLYING)
+            if time.monotonic() - last >= every and not storing.locked():
+                await report(RunState.APPLYING)
 
-        await asyncio.gather(*(one(i, row) for i, row in enumerate(run.rows)))
-        async with reporting:
-            done = so_far(RunState.DONE)
-            await report(RunState.DONE)
+        async def heartbeat() -> None:
+            # Rows can all be slow at once: the run still shows it is alive (see stopped()).
+            while True:
+                await asyncio.sleep(max(0.0, HEARTBEAT - (time.monotonic() - last)))
+                if time.monotonic() - last >= HEARTBEAT:
+                    await store(RunState.APPLYING)
+
+        beating = asyncio.create_task(heartbeat())
+        try:
+            await asyncio.gather(*(one(i, row) for i, row in enumerate(run.rows)))
+        except asyncio.CancelledError:
+            await _stop(beating)
+            # The rows are cancelled and finished by now (gather waits for them): what they
+            # did is stored, even if the shutdown cancels this again.
+            await asyncio.shield(self._stopped(so_far(RunState.STOPPED), left, person))
+            raise
+        await _stop(beating)
+        done = await report(RunState.DONE)
+        await self._notify(done, left, person)
         seconds = round(time.monotonic() - started, 2)
         event(
             log, "bulk_applied",
@@ -363,6 +396,15 @@ class BulkMapper:
         )  # fmt: skip
         return done
 
+    async def _stopped(self, run: BulkRun, left: dict[int, str], by: Person | None) -> None:
+        await self._store(run)
+        await self._notify(run, left, by)
+        event(
+            log, "bulk_stopped",
+            {"run": run.run_id, "rows": len(run.rows), **_counts_of(run.results)},
+            logging.WARNING,
+        )  # fmt: skip
+
     async def _store(self, run: BulkRun) -> None:
         try:
             await self.storage.put_bulk_results(run)
@@ -370,9 +412,24 @@ class BulkMapper:
             event(log, "bulk_store_failed", {"run": run.run_id, "error": type(exc).__name__},
                   logging.ERROR)  # fmt: skip
 
-    async def _apply_row(self, run: BulkRun, row: BulkRow, brand: list[Brand]) -> RowResult:
+    async def _apply_row(
+        self, run: BulkRun, index: int, row: BulkRow, by: Person | None,
+        results: list[RowResult | None], left: dict[int, str],
+    ) -> None:  # fmt: skip
+        """Apply one row; its result goes to results[index] as soon as it is known (so that a
+        run stopped meanwhile keeps it), and the channel a moved number left to left[index]."""
         try:
             done = await self._change(run, row, Deadline(ROW_DEADLINE))
+        except asyncio.CancelledError:
+            if _sends(run, row):  # it may have been sent: say so, and record the attempt
+                done = _Done(
+                    RowOutcome.UNKNOWN,
+                    "the bot stopped while it was sent: it may or may not have changed; check it",
+                    audit=_action(row), before=row.current_channel,
+                )  # fmt: skip
+                results[index] = RowResult(row, done.outcome, done.detail)
+                await asyncio.shield(self._record(run, row, done, by))
+            raise
         except ContextSMSError as exc:
             done = _failure(exc, row)
         except Exception as exc:  # never "not changed" for what we cannot tell
@@ -382,11 +439,11 @@ class BulkMapper:
                 RowOutcome.UNKNOWN, "something went wrong while it was sent: check it",
                 audit=_action(row), before=row.current_channel,
             )  # fmt: skip
-        if done.audit is not None:
-            await self._record(run, row, done)
-        if done.left is not None and done.outcome is RowOutcome.MOVED and row.entry.number:
-            await self._notify(run, row, done.left, brand)
-        return RowResult(row, done.outcome, done.detail, done.request_id)
+        results[index] = RowResult(row, done.outcome, done.detail, done.request_id)
+        if done.left is not None and done.outcome is RowOutcome.MOVED:
+            left[index] = done.left
+        if done.audit is not None:  # done: recorded even if the run is stopped meanwhile
+            await asyncio.shield(self._record(run, row, done, by))
 
     async def _change(self, run: BulkRun, row: BulkRow, limit: Deadline) -> _Done:
         match row.kind:
@@ -469,14 +526,14 @@ class BulkMapper:
             case _:
                 assert_never(answer)
 
-    async def _record(self, run: BulkRun, row: BulkRow, done: _Done) -> None:
-        person = run.created_by or COMMAND_LINE
+    async def _record(self, run: BulkRun, row: BulkRow, done: _Done, by: Person | None) -> None:
+        person = by or COMMAND_LINE
         assert done.audit is not None  # only attempted changes are recorded
         outcome = {
             RowOutcome.MAPPED: "ok", RowOutcome.MOVED: "ok", RowOutcome.REFUSED: "refused",
             RowOutcome.UNKNOWN: "unknown",
         }.get(done.outcome, "failed")  # fmt: skip
-        await self.audit.record(
+        await self.audit.record(  # never raises
             done.audit, outcome,
             conversation=Conversation(
                 tenant_id=run.tenant_id or None, team_id=run.team_id,
@@ -486,18 +543,37 @@ class BulkMapper:
             before=done.before, after=row.channel_id, request_id=done.request_id,
         )  # fmt: skip
 
-    async def _notify(self, run: BulkRun, row: BulkRow, left: str, brand: list[Brand]) -> None:
-        assert row.entry.number is not None  # only a moved number is told of
-        if not brand:  # read once a run, when the first number moves
-            brand.append(await self.branding.brand_of(run.enterprise_id))
-        self.notices.number_left(
-            NumberLeft(
-                tenant_id=run.tenant_id, enterprise_id=run.enterprise_id,
-                numbers=(row.entry.number,), from_channel=left, to_channel=row.channel_id,
-                to_label=None, by=run.created_by,
-            ),
-            brand[0],
-        )  # fmt: skip
+    async def _notify(self, run: BulkRun, left: dict[int, str], by: Person | None) -> None:
+        """One notice to each channel that lost numbers, with all of them (a run of 40 moves
+        from one channel is one notice there, not 40); one per destination where a CSV sends
+        them to several channels."""
+        lost: dict[tuple[str, str], list[str]] = {}
+        for index in sorted(left):
+            row = run.rows[index]
+            if row.entry.number is not None:
+                lost.setdefault((left[index], row.channel_id), []).append(row.entry.number)
+        if not lost:
+            return
+        brand = await self.branding.brand_of(run.enterprise_id)  # never raises
+        for (from_channel, to_channel), numbers in lost.items():
+            self.notices.number_left(
+                NumberLeft(
+                    tenant_id=run.tenant_id, enterprise_id=run.enterprise_id,
+                    numbers=tuple(numbers), from_channel=from_channel, to_channel=to_channel,
+                    to_label=None, by=by,
+                ),
+                brand,
+            )  # fmt: skip
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _sends(run: BulkRun, row: BulkRow) -> bool:
+    """Whether applying the row sends a change to ContextSMS."""
+    return row.kind is RowKind.NEW or (row.kind is RowKind.MOVE and run.move)
 
 
 def _action(row: BulkRow) -> AuditAction:

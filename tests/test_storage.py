@@ -495,31 +495,55 @@ async def test_a_run_of_500_rows_with_long_emoji_names_is_kept_whole(storage: St
     assert await storage.bulk_run("run-1") == run
     assert await storage.bulk_run("run-2") is None
 
-    claimed = await storage.claim_bulk_run("run-1", TENANT, True)
-    assert claimed == replace(run, state=RunState.APPLYING, move=True)
-    # Results as they grow, then all of them: each read gives the last write, whole.
-    partial = replace(claimed, results=results_of(run, 120))
+    claimed = await storage.claim_bulk_run("run-1", TENANT, True, T0 + timedelta(seconds=5))
+    assert claimed == replace(
+        run, state=RunState.APPLYING, move=True, updated_at=T0 + timedelta(seconds=5)
+    )
+    # Results as they grow, then all of them: each read gives the last write, whole, with
+    # the time it was written (how a reader tells a run under way from a killed one).
+    partial = replace(
+        claimed, results=results_of(run, 120), updated_at=T0 + timedelta(seconds=7, microseconds=3)
+    )
     await storage.put_bulk_results(partial)
     assert await storage.bulk_run("run-1") == partial
-    done = replace(claimed, state=RunState.DONE, results=results_of(run, 500))
+    done = replace(
+        claimed, state=RunState.DONE, results=results_of(run, 500),
+        updated_at=T0 + timedelta(seconds=9),
+    )  # fmt: skip
     await storage.put_bulk_results(done)
     assert await storage.bulk_run("run-1") == done
 
 
+async def test_a_run_stopped_part_way_is_kept_as_stopped_with_its_results(
+    storage: Storage,
+) -> None:
+    run = bulk_run(30)
+    await storage.put_bulk_run(run)
+    claimed = await storage.claim_bulk_run("run-1", TENANT, False, T0)
+    assert claimed is not None
+    stopped = replace(
+        claimed, state=RunState.STOPPED, results=results_of(run, 11),
+        updated_at=T0 + timedelta(minutes=1),
+    )  # fmt: skip
+    await storage.put_bulk_results(stopped)
+    assert await storage.bulk_run("run-1") == stopped
+    assert await storage.claim_bulk_run("run-1", TENANT, False, T0) is None  # never again
+
+
 async def test_a_run_is_claimed_once_by_its_own_tenant_only(storage: Storage) -> None:
     await storage.put_bulk_run(bulk_run())
-    assert await storage.claim_bulk_run("unknown-run", TENANT, False) is None
-    assert await storage.claim_bulk_run("run-1", OTHER_TENANT, False) is None
+    assert await storage.claim_bulk_run("unknown-run", TENANT, False, T0) is None
+    assert await storage.claim_bulk_run("run-1", OTHER_TENANT, False, T0) is None
     assert (await storage.bulk_run("run-1")) == bulk_run()  # still PREVIEWED, nothing changed
 
-    claimed = await storage.claim_bulk_run("run-1", TENANT, False)
+    claimed = await storage.claim_bulk_run("run-1", TENANT, False, T0)
     assert claimed is not None
-    assert (claimed.state, claimed.move) == (RunState.APPLYING, False)
-    assert await storage.claim_bulk_run("run-1", TENANT, True) is None
+    assert (claimed.state, claimed.move, claimed.updated_at) == (RunState.APPLYING, False, T0)
+    assert await storage.claim_bulk_run("run-1", TENANT, True, T0) is None
     assert await storage.bulk_run("run-1") == claimed
     # Done is done: never claimed again.
     await storage.put_bulk_results(replace(claimed, state=RunState.DONE))
-    assert await storage.claim_bulk_run("run-1", TENANT, False) is None
+    assert await storage.claim_bulk_run("run-1", TENANT, False, T0) is None
 
 
 # -- two instances at once, and a restart -----------------------------------------------------
@@ -554,7 +578,7 @@ async def test_of_twenty_clicks_on_a_run_from_two_instances_exactly_one_applies(
 
     results = await asyncio.gather(
         *(
-            (first if n % 2 else second).claim_bulk_run("run-1", TENANT, bool(n % 3))
+            (first if n % 2 else second).claim_bulk_run("run-1", TENANT, bool(n % 3), T0)
             for n in range(20)
         )
     )

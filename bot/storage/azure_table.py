@@ -585,6 +585,7 @@ class AzureTableStorage:
                 Move=run.move,
                 ResultsGeneration=0,
                 ResultPieces=len(results),
+                UpdatedAt=None if run.updated_at is None else time_text(run.updated_at),
             )
         )
 
@@ -625,6 +626,7 @@ class AzureTableStorage:
             rows=rows,
             move=bool(header.get("Move", False)),
             results=results_from_json(results_text, rows),
+            updated_at=_opt_time(header, "UpdatedAt"),
         )
 
     @staticmethod
@@ -634,7 +636,9 @@ class AzureTableStorage:
             names = [f"{prefix}{n:04d}" for n in range(count)]
         return "".join(found[name]["Data"] for name in names)
 
-    async def claim_bulk_run(self, run_id: str, tenant_id: str, move: bool) -> BulkRun | None:
+    async def claim_bulk_run(
+        self, run_id: str, tenant_id: str, move: bool, now: datetime
+    ) -> BulkRun | None:
         partition = key(run_id)
         for _ in range(_CONDITIONAL_TRIES):
             header = await self._get(self._runs, partition, _RUN_ROW)
@@ -651,6 +655,7 @@ class AzureTableStorage:
                         "RowKey": _RUN_ROW,
                         "State": RunState.APPLYING.value,
                         "Move": move,
+                        "UpdatedAt": time_text(now),
                     },
                     mode=UpdateMode.MERGE,
                     etag=_etag(header),
@@ -679,6 +684,7 @@ class AzureTableStorage:
                 "State": run.state.value,
                 "ResultsGeneration": generation,
                 "ResultPieces": len(results),
+                **({} if run.updated_at is None else {"UpdatedAt": time_text(run.updated_at)}),
             },
             mode=UpdateMode.MERGE,
         )

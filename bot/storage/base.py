@@ -107,12 +107,15 @@ class Storage(Protocol):
     async def bulk_run(self, run_id: str) -> BulkRun | None:
         """The run with this id as last stored, whatever its tenant; None if unknown."""
 
-    async def claim_bulk_run(self, run_id: str, tenant_id: str, move: bool) -> BulkRun | None:
-        """Turn the run from PREVIEWED to APPLYING with `move` set, if it is `tenant_id`'s and
-        still PREVIEWED, and return it as updated; otherwise None and nothing changes. Safe
-        against a concurrent claim: of two at once, on any instances, exactly one gets it."""
+    async def claim_bulk_run(
+        self, run_id: str, tenant_id: str, move: bool, now: datetime
+    ) -> BulkRun | None:
+        """Turn the run from PREVIEWED to APPLYING with `move` set and `updated_at` = `now`, if
+        it is `tenant_id`'s and still PREVIEWED, and return it as updated; otherwise None and
+        nothing changes. Safe against a concurrent claim: of two at once, on any instances,
+        exactly one gets it."""
 
     async def put_bulk_results(self, run: BulkRun) -> None:
-        """Store the run's results and state (its rows are as stored already)."""
+        """Store the run's results, state and `updated_at` (its rows are as stored already)."""
 
     async def aclose(self) -> None: ...

@@ -129,7 +129,8 @@ CREATE TABLE IF NOT EXISTS bulk_runs (
     state TEXT NOT NULL,
     move INTEGER NOT NULL,
     rows TEXT NOT NULL,
-    results TEXT NOT NULL
+    results TEXT NOT NULL,
+    updated_at INTEGER
 );
 """
 _AUDIT_COLUMNS = (
@@ -215,6 +216,7 @@ def _bulk_run(row: sqlite3.Row) -> BulkRun:
         rows=rows,
         move=bool(row["move"]),
         results=results_from_json(row["results"], rows),
+        updated_at=_opt_time(row["updated_at"]),
     )
 
 
@@ -556,8 +558,8 @@ class SqliteStorage:
     async def put_bulk_run(self, run: BulkRun) -> None:
         await self._change(
             "INSERT INTO bulk_runs (run_id, tenant_id, team_id, channel_id, enterprise_id, "
-            "created_by, created_at, state, move, rows, results) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_by, created_at, state, move, rows, results, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run.run_id,
                 run.tenant_id,
@@ -570,6 +572,7 @@ class SqliteStorage:
                 int(run.move),
                 rows_json(run.rows),
                 results_json(run.results, run.rows),
+                _opt_micros(run.updated_at),
             ),
         )
 
@@ -577,13 +580,18 @@ class SqliteStorage:
         rows = await self._read("SELECT * FROM bulk_runs WHERE run_id = ?", (run_id,))
         return _bulk_run(rows[0]) if rows else None
 
-    async def claim_bulk_run(self, run_id: str, tenant_id: str, move: bool) -> BulkRun | None:
+    async def claim_bulk_run(
+        self, run_id: str, tenant_id: str, move: bool, now: datetime
+    ) -> BulkRun | None:
         # One statement decides: of two claimers, the second finds the state changed.
-        params = (RunState.APPLYING.value, int(move), run_id, tenant_id, RunState.PREVIEWED.value)
+        params = (
+            RunState.APPLYING.value, int(move), to_micros(now), run_id, tenant_id,
+            RunState.PREVIEWED.value,
+        )  # fmt: skip
 
         def claim(db: sqlite3.Connection) -> BulkRun | None:
             row = db.execute(
-                "UPDATE bulk_runs SET state = ?, move = ? "
+                "UPDATE bulk_runs SET state = ?, move = ?, updated_at = ? "
                 "WHERE run_id = ? AND tenant_id = ? AND state = ? RETURNING *",
                 params,
             ).fetchone()
@@ -593,8 +601,13 @@ class SqliteStorage:
 
     async def put_bulk_results(self, run: BulkRun) -> None:
         await self._change(
-            "UPDATE bulk_runs SET state = ?, results = ? WHERE run_id = ?",
-            (run.state.value, results_json(run.results, run.rows), run.run_id),
+            "UPDATE bulk_runs SET state = ?, results = ?, updated_at = ? WHERE run_id = ?",
+            (
+                run.state.value,
+                results_json(run.results, run.rows),
+                _opt_micros(run.updated_at),
+                run.run_id,
+            ),
         )
 
     async def aclose(self) -> None:
