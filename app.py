@@ -123,7 +123,7 @@ def build_services(
         client, info, enabled=bot.bot_payment_check, on_failure=bot.bot_payment_check_failure,
         ttl=bot.bot_payment_cache_seconds,
     )  # fmt: skip
-    notices = ProactiveNotices(adapter, storage, bot.authenticated_app_id)
+    notices = ProactiveNotices(adapter, storage, tenancy, bot.authenticated_app_id)
     service = MappingService(client)
     mapping_bot = MappingBot(
         service,

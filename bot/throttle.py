@@ -9,6 +9,9 @@ together than they left (the network, a stalled event loop).
 
 Buckets are kept per conversation and per tenant, the least recently used first dropped: one
 that has been idle longer than any window is empty again, and forgetting it changes nothing.
+Idle ones are looked for at most every PRUNE_EVERY seconds, and only from the oldest until the
+first one in use: a send costs the same with ten or ten thousand conversations kept. Past
+`max_kept` the oldest are dropped at once, so memory stays bounded however fast new ones come.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ PER_TENANT = (Rate(30, 1.0),)
 SLACK = 0.25  # seconds by which sends may arrive closer together than they left
 IDLE = 120.0  # seconds after which an unused conversation's or tenant's buckets are dropped
 MAX_KEPT = 10_000  # conversations and tenants with buckets in memory at most
+PRUNE_EVERY = 5.0  # seconds between looks for idle buckets (under the cap)
 
 
 def bucket(rate: Rate, slack: float) -> AsyncLimiter:
@@ -59,8 +63,11 @@ class _Buckets:
     idle: float
     max_kept: int
     kept: OrderedDict[str, _Kept] = field(default_factory=OrderedDict)
+    _next_prune: float = 0.0
 
     def take(self, key: str, now: float) -> _Kept:
+        # Before the key is taken, so that the entry handed out is never the one dropped.
+        self._prune(now)
         entry = self.kept.get(key)
         if entry is None:
             entry = _Kept(tuple(bucket(rate, self.slack) for rate in self.rates), now)
@@ -68,18 +75,25 @@ class _Buckets:
         else:
             self.kept.move_to_end(key)
             entry.used = now
-        self._prune(now)
         return entry
 
     def _prune(self, now: float) -> None:
-        # The oldest come first; one with sends waiting on it is never dropped (a new bucket
-        # for its key would let a second burst through).
-        for key in list(self.kept):
-            entry = self.kept[key]
-            if len(self.kept) <= self.max_kept and now - entry.used < self.idle:
+        over = len(self.kept) + 1 - self.max_kept  # room for one more key
+        if over <= 0 and now < self._next_prune:
+            return
+        self._next_prune = now + min(PRUNE_EVERY, self.idle / 2)
+        # The oldest come first. One with sends waiting on it is never dropped (a new bucket
+        # for its key would let a second burst through): it goes to the back, as in use.
+        dropped: list[str] = []
+        busy: list[str] = []
+        for key, entry in self.kept.items():
+            if len(dropped) >= over and now - entry.used < self.idle:
                 break
-            if entry.waiting == 0:
-                del self.kept[key]
+            (busy if entry.waiting else dropped).append(key)
+        for key in dropped:
+            del self.kept[key]
+        for key in busy:
+            self.kept.move_to_end(key)
 
 
 class SendLimiter:
