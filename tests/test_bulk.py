@@ -10,14 +10,17 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bot import bulk
 from bot.audit import Audit
 from bot.branding import Brand, Branding
 from bot.bulk import (
+    STALE_AFTER,
     BulkMapper,
     BulkRun,
     CsvProblem,
@@ -27,6 +30,7 @@ from bot.bulk import (
     TooManyRows,
     read_csv,
     read_lines,
+    stopped,
 )
 from bot.conversation import Person
 from bot.enterprise_info import EnterpriseInfo
@@ -47,6 +51,7 @@ TEAM = "19:team@thread.tacv2"
 HERE = "19:here@thread.tacv2"
 ELSEWHERE = "19:elsewhere@thread.tacv2"
 CARLA = Person("carla-oid", "Carla")
+DAVE = Person("dave-oid", "Dave")
 ADD = "/api/v2/mapping/add"
 LIST = "/api/v2/numbertomessageappmapping"
 CSP_LIST = "/api/v2/mapping/csp"
@@ -362,8 +367,8 @@ async def test_numbers_in_other_channels_move_only_when_asked_and_their_channel_
     assert [r.outcome for r in moved.results] == [RowOutcome.MOVED, RowOutcome.ALREADY]
     assert await state(engine.client, ours) == {moving: HERE, staying: HERE}
     [notice] = engine.told.sent
-    assert (notice.number, notice.from_channel, notice.to_channel, notice.by) == (
-        moving, ELSEWHERE, HERE, CARLA,
+    assert (notice.numbers, notice.from_channel, notice.to_channel, notice.by) == (
+        (moving,), ELSEWHERE, HERE, CARLA,
     )  # fmt: skip
     [entry] = await engine.audit.history(tenant_id=TENANT)
     assert (entry.action, entry.number, entry.before, entry.after) == (
@@ -412,3 +417,146 @@ async def test_a_move_whose_answer_is_lost_is_unknown_and_the_sandbox_shows_it_a
     outcomes = {e.number: e.outcome for e in await engine.audit.history(tenant_id=TENANT)}
     assert outcomes == {number: "unknown", fine: "ok"}
     assert engine.told.sent == []  # not known to have moved: nobody is told it did
+
+
+# -- who, and who is told ------------------------------------------------------------------------
+
+
+async def test_the_person_who_applies_is_credited_not_the_one_who_previewed(
+    engine: Engine, sandbox: RunningSandbox
+) -> None:
+    ours = await new_enterprise(engine.client, sandbox)
+    new, moving = fresh_number(), fresh_number()
+    await map_to(engine.client, ours, moving, ELSEWHERE)
+    run = await preview(engine, ours, f"{new}\n{moving}")  # Carla previews
+    claimed = await engine.mapper.claim(run.run_id, tenant_id=TENANT, move=True)
+    assert claimed is not None
+
+    done = await engine.mapper.apply(claimed, by=DAVE)  # Dave clicks
+
+    assert [r.outcome for r in done.results] == [RowOutcome.MAPPED, RowOutcome.MOVED]
+    entries = await engine.audit.history(tenant_id=TENANT)
+    assert {(e.number, e.actor_id, e.actor_name) for e in entries} == {
+        (new, DAVE.object_id, "Dave"), (moving, DAVE.object_id, "Dave"),
+    }  # fmt: skip
+    [notice] = engine.told.sent
+    assert notice.by == DAVE
+
+
+async def test_a_channel_that_loses_many_numbers_gets_one_notice_with_all_of_them_at_the_end(
+    engine: Engine, sandbox: RunningSandbox
+) -> None:
+    ours = await new_enterprise(engine.client, sandbox)
+    sales = "19:sales@thread.tacv2"
+    from_elsewhere = [fresh_number() for _ in range(40)]
+    from_sales = [fresh_number() for _ in range(3)]
+    for number in from_elsewhere:
+        await map_to(engine.client, ours, number, ELSEWHERE)
+    for number in from_sales:
+        await map_to(engine.client, ours, number, sales)
+    listed = [from_elsewhere[0], *from_sales, *from_elsewhere[1:]]
+    run = await preview(engine, ours, "\n".join(listed))
+    claimed = await engine.mapper.claim(run.run_id, tenant_id=TENANT, move=True)
+    assert claimed is not None
+    told_while_running: list[int] = []
+
+    async def progress(now: BulkRun) -> None:
+        told_while_running.append(len(engine.told.sent))
+
+    done = await engine.mapper.apply(claimed, progress, every=0)
+
+    assert [r.outcome for r in done.results] == [RowOutcome.MOVED] * 43
+    assert await state(engine.client, ours) == {n: HERE for n in listed}
+    # Nobody is told while numbers are still moving; then each channel once, of all its own.
+    assert len(told_while_running) > 1 and set(told_while_running) == {0}
+    assert sorted((n.from_channel, n.numbers, n.to_channel) for n in engine.told.sent) == [
+        (ELSEWHERE, tuple(from_elsewhere), HERE), (sales, tuple(from_sales), HERE),
+    ]  # fmt: skip
+
+
+# -- a run that does not reach its end ---------------------------------------------------------
+
+
+async def test_a_run_stopped_by_shutdown_is_stored_stopped_with_what_it_did_and_audited(
+    engine: Engine, sandbox: RunningSandbox
+) -> None:
+    ours = await new_enterprise(engine.client, sandbox)
+    numbers = [fresh_number() for _ in range(12)]
+    run = await preview(engine, ours, "\n".join(numbers))
+    claimed = await engine.mapper.claim(run.run_id, tenant_id=TENANT, move=False)
+    assert claimed is not None
+    sandbox.faults(latency_ms=400, path_prefix=ADD)  # 4 at a time: 3 rounds of 0.4 s
+    some_done = asyncio.Event()
+
+    async def progress(now: BulkRun) -> None:
+        some_done.set()
+
+    applying = asyncio.create_task(engine.mapper.apply(claimed, progress, every=0))
+    await asyncio.wait_for(some_done.wait(), 30)
+    applying.cancel()  # what the bot's shutdown does to a run it cannot wait for
+    with pytest.raises(asyncio.CancelledError):
+        await applying
+
+    kept = await engine.mapper.run(run.run_id, tenant_id=TENANT)
+    assert kept is not None
+    assert kept.state is RunState.STOPPED
+    assert stopped(kept, datetime.now(UTC))
+    outcomes = {r.row.entry.number: r.outcome for r in kept.results}
+    mapped = {n for n, o in outcomes.items() if o is RowOutcome.MAPPED}
+    unknown = {n for n, o in outcomes.items() if o is RowOutcome.UNKNOWN}
+    assert mapped and set(outcomes) == mapped | unknown
+    assert len(kept.results) < 12  # the rows not started have no outcome
+    assert all("may or may not" in r.detail for r in kept.results if r.row.entry.number in unknown)
+    await asyncio.sleep(1.0)  # a request the run gave up on may still be served
+    sandbox.reset()
+    now_mapped = set(await state(engine.client, ours))
+    # Every mapped number has its outcome: nothing changed that the run does not mention.
+    assert mapped <= now_mapped <= mapped | unknown
+    audited = {e.number: e.outcome for e in await engine.audit.history(tenant_id=TENANT)}
+    assert audited == {n: "ok" if n in mapped else "unknown" for n in outcomes}
+    # Stopped is final: it is never claimed (applied) again.
+    assert await engine.mapper.claim(run.run_id, tenant_id=TENANT, move=False) is None
+
+
+async def test_a_claimed_run_nobody_advances_reads_as_stopped_once_it_is_stale(
+    engine: Engine, sandbox: RunningSandbox
+) -> None:
+    ours = await new_enterprise(engine.client, sandbox)
+    run = await preview(engine, ours, fresh_number())
+    assert not stopped(run, datetime.now(UTC) + timedelta(days=1))  # a preview waits for a click
+    before = datetime.now(UTC)
+    claimed = await engine.mapper.claim(run.run_id, tenant_id=TENANT, move=False)
+    assert claimed is not None
+    # The process that claimed it is killed here: the stored run stays APPLYING.
+    kept = await engine.mapper.run(run.run_id, tenant_id=TENANT)
+    assert kept is not None and kept.state is RunState.APPLYING
+    assert kept.updated_at is not None and kept.updated_at >= before
+    assert not stopped(kept, kept.updated_at + timedelta(seconds=STALE_AFTER / 2))
+    assert stopped(kept, kept.updated_at + timedelta(seconds=STALE_AFTER + 1))
+
+    claimed_again = await engine.mapper.claim(run.run_id, tenant_id=TENANT, move=False)
+    assert claimed_again is None
+    done = await engine.mapper.apply(claimed)
+    assert done.state is RunState.DONE and done.updated_at is not None
+    assert not stopped(done, done.updated_at + timedelta(days=1))
+
+
+async def test_a_run_whose_rows_are_all_slow_still_shows_it_is_alive(
+    engine: Engine, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "HEARTBEAT", 0.3)  # 30 s in production: too long to wait here
+    ours = await new_enterprise(engine.client, sandbox)
+    run = await preview(engine, ours, fresh_number())
+    claimed = await engine.mapper.claim(run.run_id, tenant_id=TENANT, move=False)
+    assert claimed is not None and claimed.updated_at is not None
+    sandbox.faults(latency_ms=2000, path_prefix=ADD)
+
+    applying = asyncio.create_task(engine.mapper.apply(claimed, every=60))
+    await asyncio.sleep(1.2)
+    midway = await engine.mapper.run(run.run_id, tenant_id=TENANT)
+    done = await applying
+
+    assert midway is not None and midway.state is RunState.APPLYING
+    assert midway.results == ()  # no row has finished, yet the run was written again
+    assert midway.updated_at is not None and midway.updated_at > claimed.updated_at
+    assert [r.outcome for r in done.results] == [RowOutcome.MAPPED]
