@@ -5,17 +5,21 @@ Applying answers at once with a progress card (Teams gives a card action 5 s) an
 the background; the card is replaced through the turn's `CardUpdater` as rows finish. Where
 there is none, the "Refresh" button shows the run as it is. A run is claimed before it is
 applied, so a second click (or another instance) shows its state and applies nothing again.
+A run stopped before its end (a shutdown, a killed process) is shown as stopped, with the
+numbers that have no outcome, never as applying for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, assert_never
 
 from bot.actions import ActionContext, CardAction
-from bot.bulk import BulkMapper, BulkRun, RowKind, RunState, TooManyRows, read_lines
+from bot.bulk import BulkMapper, BulkRun, RowKind, RunState, TooManyRows, read_lines, stopped
 from bot.commands import Command
 from bot.turn import Refusal, Turn
 from cards.elements import Card
@@ -27,6 +31,12 @@ log = logging.getLogger("bot.bulk")
 
 MANY = "map many numbers at once"  # what a refused person may not do
 MOVE, NEW = "move", "new"  # the Apply buttons' choice (ActionContext.target)
+# Teams puts the answer to a click in place of the card when that answer reaches it, a moment
+# after the bot gave it: an update that came first would be overwritten, and the card would say
+# "Applying…" for ever. A run's card updates start this long after the click was answered.
+ANSWER_FIRST = 1.0
+# At shutdown, how long a stopped run's card may take to say so (the process is ending).
+STOP_CARD_SECONDS = 2.0
 
 
 class BulkChat:
@@ -34,6 +44,8 @@ class BulkChat:
         self.core = core
         self.mapper = mapper
         self._tasks: set[asyncio.Task[None]] = set()
+        # The stopped cards being sent at shutdown: kept, so that none is collected half-done.
+        self._stopping: set[asyncio.Task[None]] = set()
 
     async def map_lines(self, turn: Turn, command: Command) -> Card:
         """`map` followed by several lines: owners and operators only, then the preview."""
@@ -64,7 +76,9 @@ class BulkChat:
         if claimed is None:
             return await self._state(turn, await self.mapper.run(run_id, tenant_id=tenant_id))
         labels = await self._labels(turn, claimed)
-        task = asyncio.create_task(self._apply(turn, claimed, labels))
+        # The answer goes out as this returns: the updates wait until it surely arrived.
+        card = _CardInPlace(turn, not_before=time.monotonic() + ANSWER_FIRST)
+        task = asyncio.create_task(self._apply(turn, claimed, labels, card))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return turn.screens.bulk_progress(claimed, labels)
@@ -74,7 +88,8 @@ class BulkChat:
         return await self._state(turn, run)
 
     async def aclose(self, grace: float = 5.0) -> None:
-        """Let runs under way finish, for a little while."""
+        """Let runs under way finish, for a little while; then stop them (the engine stores
+        them as stopped, and each card says so, see `_apply`)."""
         if not self._tasks:
             return
         _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
@@ -112,8 +127,10 @@ class BulkChat:
             case RunState.PREVIEWED:
                 here = await turn.channel_label(turn.channel_id)
                 return turn.screens.bulk_preview(run, here, labels)
-            case RunState.APPLYING:
+            case RunState.APPLYING if not stopped(run, datetime.now(UTC)):
                 return turn.screens.bulk_progress(run, labels)
+            case RunState.APPLYING | RunState.STOPPED:  # its process stopped or was killed
+                return turn.screens.bulk_result(run, labels, interrupted=True)
             case RunState.DONE:
                 return turn.screens.bulk_result(run, labels)
             case _:
@@ -131,9 +148,10 @@ class BulkChat:
         assert tenant is not None  # a turn is only made for an activity with a tenant
         return tenant
 
-    async def _apply(self, turn: Turn, run: BulkRun, labels: dict[str, str]) -> None:
+    async def _apply(
+        self, turn: Turn, run: BulkRun, labels: dict[str, str], card: _CardInPlace
+    ) -> None:
         """Apply a claimed run, the card updated as rows finish and at the end."""
-        card = _CardInPlace(turn)
         latest = run
 
         async def progress(now: BulkRun) -> None:
@@ -145,7 +163,10 @@ class BulkChat:
                 await card.show(turn.screens.bulk_progress(now, labels))
 
         try:
-            done = await self.mapper.apply(run, progress)
+            done = await self.mapper.apply(run, progress, by=turn.conversation.user)
+        except asyncio.CancelledError:  # the bot is shutting down (aclose)
+            await self._say_stopped(turn, latest, labels, card)
+            raise
         except Exception as exc:  # the rows applied stand: the card says the rest is unknown
             # Where it stopped, without the error's text: it may quote a number.
             where = "".join(traceback.format_tb(exc.__traceback__))
@@ -154,18 +175,46 @@ class BulkChat:
             return
         await card.show(turn.screens.bulk_result(done, labels))
 
+    async def _say_stopped(
+        self, turn: Turn, latest: BulkRun, labels: dict[str, str], card: _CardInPlace
+    ) -> None:
+        """Put the stopped card in place of "Applying…", for a short while at most: the process
+        is ending. Its own task, so that a second cancel of the shutdown does not cut it."""
+
+        async def say() -> None:
+            run = latest
+            try:  # what the engine stored when it stopped: later than the last report
+                stored = await self.mapper.run(latest.run_id, tenant_id=latest.tenant_id)
+            except Exception as exc:
+                log.warning("stopped bulk run not read (%s)", type(exc).__name__)
+            else:
+                if stored is not None and len(stored.results) >= len(latest.results):
+                    run = stored
+            await card.show(turn.screens.bulk_result(run, labels, interrupted=True))
+
+        saying = asyncio.create_task(say())
+        self._stopping.add(saying)
+        saying.add_done_callback(self._stopping.discard)
+        _, late = await asyncio.wait({saying}, timeout=STOP_CARD_SECONDS)
+        if late:
+            saying.cancel()
+            log.warning("stopped bulk run's card not updated in %.0f s", STOP_CARD_SECONDS)
+
 
 class _CardInPlace:
     """The clicked card, replaced as a run goes on; each card sent once, never raising (the
-    work goes on whatever becomes of the card)."""
+    work goes on whatever becomes of the card), none before `not_before` (time.monotonic)."""
 
-    def __init__(self, turn: Turn) -> None:
+    def __init__(self, turn: Turn, *, not_before: float) -> None:
         self.updater = turn.updater
+        self.not_before = not_before
         self.shown: Card | None = None
 
     async def show(self, card: Card) -> None:
         if self.updater is None or card == self.shown:
             return
+        # Rows go on meanwhile: the engine reports again when this returns.
+        await asyncio.sleep(max(0.0, self.not_before - time.monotonic()))
         try:
             await self.updater.update(card)
         except Exception as exc:

@@ -240,13 +240,26 @@ class BulkScreens(ScreenBase):
         body: list[Element] = [heading(title, style)]
         if interrupted:
             left = len(worked_rows(run)) - done_of(run)
+            what = (
+                f"{counts_text(left, 'number has', 'numbers have')} no outcome and may or may "
+                "not have changed: check this channel's numbers."
+                if left
+                else "Every number has its outcome below."
+            )
             body.append(
                 text(
-                    f"Something went wrong while applying the list. "
-                    f"{counts_text(left, 'number has', 'numbers have')} no outcome and may or "
-                    "may not have been changed: check this channel's numbers."
+                    "Applying the list stopped before the end (the bot restarted, or something "
+                    f"went wrong). {what}"
                 )
             )
+            if left or unknown:
+                body.append(
+                    text(
+                        "To finish, send the list again or use Map more numbers: the numbers "
+                        "already mapped show as already here, and only the others are mapped.",
+                        weight="Bolder",
+                    )
+                )
         body += self._outcome_counts(run.results)
         if unknown:
             body.append(
@@ -262,7 +275,9 @@ class BulkScreens(ScreenBase):
             body, groups,
             [
                 self.act(
-                    "Show this channel's numbers now" if unknown else "This channel's numbers",
+                    "Show this channel's numbers now"
+                    if unknown or interrupted
+                    else "This channel's numbers",
                     CardVerb.STATUS, style="positive",
                 ),
                 self.act("Map more numbers", CardVerb.BULK_FORM),
