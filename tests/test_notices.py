@@ -7,19 +7,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from app import SERVICES
+from bot.audit import tenant_key
 from bot.branding import Brand
 from bot.conversation import Person
-from bot.notices import NumberLeft
+from bot.notices import Notices, NumberLeft
+from bot.storage.models import Link
 from cards import notices
+from cards.elements import CARD_SIZE_LIMIT, card_size
 from contextsms import ContextSMSClient
-from contextsms.models import Enterprise
+from contextsms.models import Enterprise, EnterpriseCreate, MappingCreate
 from contextsms.phone import national_format
+from standins.graph import Member
 from tests.conftest import fresh_number
-from tests.test_bot_http import GENERAL, TENANT, Bot, wait_for
+from tests.test_bot_http import GENERAL, TENANT, Bot, Graph, wait_for
 
 # Fixtures, by name.
 from tests.test_bot_http import bot as bot
@@ -221,3 +227,150 @@ async def test_a_clean_shutdown_still_sends_the_notice_under_way(bot: Bot) -> No
     await bot.runner.cleanup()  # as on SIGTERM: the notice gets its grace
     [notice] = notices_in(bot, GENERAL)
     assert number in str(notice["body"])
+
+
+# Another organization: its own tenant and team, Mallory its owner.
+OTHER_TENANT = "bbbbbbbb-0000-4000-8000-00000000000b"
+OTHER_TEAM = "19:other-team@thread.tacv2"
+MALLORY = Member("0d0d0d0d-0000-4000-8000-0000000000d1", "Mallory", ("owner",))
+
+
+def in_other_organization(bot: Bot, graph: Graph, text: str) -> dict[str, Any]:
+    """A message from Mallory in the General channel of the other organization's team."""
+    graph.stand_in.set_team(bot.connector.group_of(OTHER_TEAM), OTHER_TENANT, [MALLORY])
+    activity = bot.activity(text)
+    activity["from"] = {"id": "29:mallory", "name": "Mallory", "aadObjectId": MALLORY.user_id}
+    activity["conversation"] = {"id": f"{OTHER_TEAM};messageid=3", "conversationType": "channel",
+                                "tenantId": OTHER_TENANT}  # fmt: skip
+    activity["channelData"] = {"teamsChannelId": OTHER_TEAM, "teamsTeamId": OTHER_TEAM,
+                               "channel": {"id": OTHER_TEAM, "name": None},
+                               "team": {"id": OTHER_TEAM},
+                               "tenant": {"id": OTHER_TENANT}}  # fmt: skip
+    return activity
+
+
+def notice_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("notice ")]
+
+
+async def another_enterprise(client: ContextSMSClient) -> str:
+    created = await client.create_enterprise(
+        EnterpriseCreate(
+            name="Other Org",
+            contact="M",
+            number=fresh_number(),
+            email="c@example.com",  # a paying one
+        )
+    )
+    return created.enterprise_id
+
+
+async def test_another_enterprise_s_change_is_not_told_in_our_channel(
+    bot: Bot, graph: Graph, enterprise: Enterprise, client: ContextSMSClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.INFO, logger="bot.notices")
+    assert (await bot.post(bot.activity("help"))).status_code == 201
+    await wait_until_kept(bot, GENERAL)
+    # The other organization's enterprise has a mapping that names our General as its channel
+    # (ContextSMS takes any id); Mallory moves it to her own channel.
+    other = await another_enterprise(client)
+    await bot.app[SERVICES].tenancy.link_from_settings(OTHER_TENANT, other)
+    number = fresh_number()
+    await client.add_mapping(other, MappingCreate(phone_number=number, messaging_app_id=GENERAL))
+
+    assert (await bot.post(in_other_organization(bot, graph, f"remap {number}"))).status_code == 201
+    assert "Number moved here" in str(bot.connector.cards()[-1])
+
+    await wait_for(lambda: notice_lines(caplog) != [])
+    [line] = notice_lines(caplog)
+    assert "outcome=skipped" in line and "other_enterprise" in line
+    assert notices_in(bot, GENERAL) == []  # our General is not told of another's numbers
+    mapped = await client.list_mappings(other)
+    assert [m.messaging_app_id for m in mapped if m.phone_number == number] == [OTHER_TEAM]
+
+
+async def test_a_team_s_own_link_decides_which_enterprise_s_notices_it_gets(
+    bot: Bot, enterprise: Enterprise, client: ContextSMSClient
+) -> None:
+    # A second team of our tenant, linked to an enterprise of its own: its link wins over the
+    # tenant's, as it does for what a message there acts on.
+    team = "19:second-team@thread.tacv2"
+    other = await another_enterprise(client)
+    await bot.storage.put_link(
+        Link(tenant_key(TENANT), team, other, datetime.now(UTC), "a0a0a0a0-test")
+    )
+    message = bot.activity("help")
+    message["conversation"] = {**message["conversation"], "id": f"{team};messageid=4"}
+    message["channelData"] = {**message["channelData"], "teamsChannelId": team,
+                              "teamsTeamId": team, "channel": {"id": team, "name": None},
+                              "team": {"id": team}}  # fmt: skip
+    assert (await bot.post(message)).status_code == 201
+    await wait_until_kept(bot, team)
+    sender: Notices = bot.app[SERVICES].teams_bot.bot.notices
+
+    def left_from(enterprise_id: str, number: str) -> NumberLeft:
+        return NumberLeft(
+            tenant_id=TENANT, enterprise_id=enterprise_id, numbers=(number,), from_channel=team,
+            to_channel=SALES, to_label="Sales", by=PERSON,
+        )  # fmt: skip
+
+    tenants, teams = fresh_number(), fresh_number()
+    sender.number_left(left_from(enterprise.enterprise_id, tenants), Brand())  # the tenant's
+    sender.number_left(left_from(other, teams), Brand())  # the team's
+    await wait_for(lambda: notices_in(bot, team) != [])
+    await asyncio.sleep(0.5)  # time for a second post, were one sent
+    [told] = notices_in(bot, team)
+    assert teams in str(told["body"]) and tenants not in str(told["body"])
+
+
+async def test_another_organization_is_told_neither_our_channel_nor_who(
+    bot: Bot, graph: Graph, enterprise: Enterprise, client: ContextSMSClient
+) -> None:
+    # Both organizations act on the same enterprise; the number was in the other's channel.
+    await bot.app[SERVICES].tenancy.link_from_settings(OTHER_TENANT, enterprise.enterprise_id)
+    assert (await bot.post(in_other_organization(bot, graph, "help"))).status_code == 201
+    await wait_until_kept(bot, OTHER_TEAM)
+    number = fresh_number()
+    await client.add_mapping(
+        enterprise.enterprise_id, MappingCreate(phone_number=number, messaging_app_id=OTHER_TEAM)
+    )
+    await bot.post(bot.activity("help"))  # our General, so that the move has a channel to name
+    assert "Number moved here" in await move_to_sales(bot, number)
+
+    await wait_for(lambda: notices_in(bot, OTHER_TEAM) != [])
+    [notice] = notices_in(bot, OTHER_TEAM)
+    told = str(notice["body"]["attachments"][0]["content"])
+    assert number in told and "a channel of another organization" in told
+    assert "someone in another organization" in told
+    assert "Sales" not in told and "Alex" not in told
+
+
+def test_a_notice_lists_several_numbers_and_counts_the_rest_under_28_kb() -> None:
+    numbers = tuple(f"+1555{i:07d}" for i in range(500))
+    many = NumberLeft(
+        tenant_id=TENANT, enterprise_id="E1", numbers=numbers, from_channel=GENERAL,
+        to_channel=SALES, to_label="🦄" * 100, by=Person(PERSON.object_id, "🦄" * 100),
+    )  # fmt: skip
+    card = notices.number_left(many, Brand(logo_url="https://example.com/" + "l" * 1500),
+                               same_organization=True)  # fmt: skip
+    shown = str(card)
+    assert card_size(card) < CARD_SIZE_LIMIT
+    assert "500 numbers moved" in shown
+    listed = notices.NUMBERS_SHOWN
+    assert "(555) 000-0000 (+15550000000)" in shown
+    assert number_shown(numbers[listed - 1], shown) and not number_shown(numbers[listed], shown)
+    assert f"and {500 - listed} more" in shown
+
+    unmapped = notices.number_left(
+        NumberLeft(tenant_id=TENANT, enterprise_id="E1", numbers=numbers[:3],
+                   from_channel=GENERAL, to_channel=None, to_label=None, by=None),
+        Brand(), same_organization=True,
+    )  # fmt: skip
+    three = str(unmapped)
+    assert "3 numbers unmapped" in three and "more" not in three
+    assert all(number_shown(n, three) for n in numbers[:3])
+
+
+def number_shown(number: str, shown: str) -> bool:
+    return f"({number})" in shown
