@@ -99,3 +99,42 @@ async def test_idle_conversations_are_forgotten() -> None:
     await asyncio.sleep(0.3)
     await limiter.acquire(TENANT, "19:one-more@thread.tacv2")
     assert limiter.kept() == 2
+
+
+async def test_a_send_costs_the_same_with_ten_thousand_conversations_kept() -> None:
+    # Every notice and reply passes here on the event loop: its cost must not grow with how
+    # many conversations the bot has posted to lately.
+    unlimited = (Rate(10**9, 1.0),)
+
+    async def per_send(kept: int) -> float:
+        limiter = SendLimiter(unlimited, unlimited, max_kept=20_000)
+        channels = [f"19:channel-{i}@thread.tacv2" for i in range(kept)]
+        for channel in channels:
+            await limiter.acquire(TENANT, channel)
+        best = float("inf")
+        for _ in range(5):  # the best of five: a loaded machine slows some rounds
+            started = time.perf_counter()
+            for i in range(1000):
+                await limiter.acquire(TENANT, channels[i % kept])
+            best = min(best, (time.perf_counter() - started) / 1000)
+        return best
+
+    few, many = await per_send(10), await per_send(10_000)
+    assert many < few * 5, f"{many * 1e6:.1f} µs a send with 10,000 kept, {few * 1e6:.1f} with 10"
+
+
+async def test_a_conversation_with_sends_waiting_keeps_its_bucket_past_the_cap() -> None:
+    # One send a second for a conversation (a burst of one); ten conversations kept at most.
+    limiter = SendLimiter((Rate(2, 1.0),), (Rate(1000, 1.0),), slack=0.0, max_kept=10)
+    busy = "19:busy@thread.tacv2"
+    await limiter.acquire(TENANT, busy)
+    waiting = asyncio.create_task(limiter.acquire(TENANT, busy))
+    await asyncio.sleep(0.05)
+    for i in range(50):  # many others come and go meanwhile
+        await limiter.acquire(TENANT, f"19:channel-{i}@thread.tacv2")
+        assert limiter.kept() <= 12  # the cap, the tenant and the conversation waiting
+    await waiting
+    # Its bucket was kept, full again: a new one would let this send through at once.
+    started = time.monotonic()
+    await limiter.acquire(TENANT, busy)
+    assert time.monotonic() - started >= 0.5
