@@ -129,7 +129,11 @@ def parser() -> argparse.ArgumentParser:
     bulk.add_argument(
         "--results",
         type=Path,
-        help="where to write the outcome of each row (default: FILE.results.csv next to FILE)",
+        help=(
+            "where to write the outcome of each row (default: FILE.results.csv next to FILE); "
+            "a file already there is overwritten. It must not be FILE itself, and it is "
+            "checked that it can be written before any row is imported"
+        ),
     )
     return top
 
@@ -255,6 +259,9 @@ def _mapper(tools: Tools) -> BulkMapper:
 
 async def _import(args: argparse.Namespace, tools: Tools, out: IO[str]) -> None:
     path: Path = args.file
+    target: Path = args.results or path.with_name(f"{path.stem}.results.csv")
+    if not args.dry_run:
+        await asyncio.to_thread(_writable_results, path, target)
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -294,7 +301,6 @@ async def _import(args: argparse.Namespace, tools: Tools, out: IO[str]) -> None:
     if claimed is None:  # only this process knows the new run's id
         raise Refused("the import could not be started; nothing was changed")
     done = await mapper.apply(claimed)
-    target: Path = args.results or path.with_name(f"{path.stem}.results.csv")
     try:
         await asyncio.to_thread(_results_file, done, target)
     except OSError as exc:
@@ -306,6 +312,30 @@ async def _import(args: argparse.Namespace, tools: Tools, out: IO[str]) -> None:
     failures = sum(failed(result) for result in done.results)
     if failures:
         raise Refused(f"{failures} of {len(done.results)} rows failed (see {target})")
+
+
+def _writable_results(source: Path, target: Path) -> None:
+    """Refuse, before anything is read or changed, a results file that would overwrite the
+    input or that cannot be written: the outcome of each row must not be lost after the
+    rows are imported."""
+    if source.resolve() == target.resolve() or (
+        source.exists() and target.exists() and source.samefile(target)
+    ):
+        raise Refused(
+            f"--results {target} is the file being imported: it would be overwritten; "
+            "name another file; nothing was changed"
+        )
+    existed = target.exists()
+    try:
+        with target.open("a", encoding="utf-8"):  # appends nothing: an earlier file stays
+            pass
+    except OSError as exc:
+        raise Refused(
+            f"the results file {target} cannot be written ({type(exc).__name__}); "
+            "nothing was changed"
+        ) from None
+    if not existed:
+        target.unlink(missing_ok=True)  # made only to try: the import writes it at the end
 
 
 def _row_values(run: BulkRun) -> list[dict[str, Any]]:

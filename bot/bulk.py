@@ -117,8 +117,10 @@ def read_lines(text: str, region: str) -> list[BulkEntry]:
 def read_csv(text: str, region: str) -> list[BulkEntry]:
     """Entries from a CSV whose header row names the columns `number`, `channel id` and
     `name` (any case and spacing; `name` may be left out). Channel ids are taken as given:
-    ContextSMS accepts any. Raises CsvProblem when the header is not that."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    ContextSMS accepts any. Raises CsvProblem when the header is not that, names a column
+    twice, or the file is not well-formed CSV (e.g. a quote left open, which would otherwise
+    swallow the rest of the file into one cell)."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -128,6 +130,12 @@ def read_csv(text: str, region: str) -> list[BulkEntry]:
     except csv.Error as exc:
         raise CsvProblem(f"the first row cannot be read as CSV ({exc})") from None
     names = [" ".join(cell.replace("_", " ").split()).lower() for cell in header]
+    twice = sorted({name for name in names if name in CSV_COLUMNS and names.count(name) > 1})
+    if twice:
+        raise CsvProblem(
+            f"the first row names the column {' and '.join(repr(t) for t in twice)} more than "
+            "once; it must name `number,channel id,name` once each"
+        )
     columns = {name: index for index, name in enumerate(names) if name in CSV_COLUMNS}
     missing = [name for name in CSV_COLUMNS[:2] if name not in columns]
     if missing:
@@ -137,12 +145,16 @@ def read_csv(text: str, region: str) -> list[BulkEntry]:
         )
     entries: list[BulkEntry] = []
     while True:
+        starts = reader.line_num + 1
         try:
             cells = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            raise CsvProblem(f"line {reader.line_num} cannot be read as CSV ({exc})") from None
+            raise CsvProblem(
+                f"the row that starts on line {starts} cannot be read as CSV ({exc}): a cell "
+                "that starts with a quote must end with one, and a quote inside it is doubled"
+            ) from None
         if not any(cell.strip() for cell in cells):
             continue
         typed = ",".join(cells)

@@ -401,3 +401,78 @@ def test_an_import_that_cannot_be_read_changes_nothing_and_says_why(
     assert not any("/api/" in k and not k.startswith("GET") for k in sandbox.stats()["requests"])
     # Exit code 1 for failed rows is in the help a script writer reads.
     assert "Exit code 1 when any row failed" in " ".join(admin.ok("import", "--help").split())
+
+
+async def test_an_import_that_would_lose_its_input_or_its_results_changes_nothing(
+    admin: Admin, sandbox: RunningSandbox, client: ContextSMSClient, tmp_path: Path
+) -> None:
+    ours = await paid_enterprise(client, sandbox)
+    number = fresh_number()
+    file = tmp_path / "numbers.csv"
+    typed = f"number,channel id,name\n{number},{FRONT},Front desk\n"
+    file.write_text(typed, encoding="utf-8")
+    (tmp_path / "a-folder").mkdir()
+    sandbox.control("POST", "stats/reset")
+    for results, says in (
+        ("numbers.csv", "is the file being imported"),  # the same file, spelt another way
+        (str(file), "is the file being imported"),
+        (str(tmp_path / "no-such-folder" / "out.csv"), "cannot be written"),
+        (str(tmp_path / "a-folder"), "cannot be written"),
+    ):
+        done = admin("import", str(file), "--enterprise", ours.enterprise_id, "--results", results)
+        assert done.returncode == 1, results
+        assert says in done.stderr and "nothing was changed" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert file.read_text(encoding="utf-8") == typed
+    assert not (tmp_path / "no-such-folder").exists()
+    assert list((tmp_path / "a-folder").iterdir()) == []
+    assert not any("/api/" in k and not k.startswith("GET") for k in sandbox.stats()["requests"])
+    assert await holding(client, ours) == {}
+    assert json.loads(admin.ok("history", "--json")) == []
+
+
+async def test_a_results_file_from_an_earlier_import_is_overwritten_as_the_help_says(
+    admin: Admin, sandbox: RunningSandbox, client: ContextSMSClient, tmp_path: Path
+) -> None:
+    ours = await paid_enterprise(client, sandbox)
+    number = fresh_number()
+    file = tmp_path / "more.csv"
+    file.write_text(f"number,channel id,name\n{number},{FRONT},\n", encoding="utf-8")
+    earlier = tmp_path / "more.results.csv"
+    earlier.write_text("the results of yesterday's import\n", encoding="utf-8")
+
+    admin.ok("import", str(file), "--enterprise", ours.enterprise_id)
+
+    assert [(r["number"], r["outcome"]) for r in results_of(earlier)] == [(number, "mapped")]
+    assert "is overwritten" in " ".join(admin.ok("import", "--help").split())
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "says"),
+    [
+        ("number,channel id,number,name", "{n},19:a@thread.tacv2,junk,Front", "more than once"),
+        ("number,channel id,name", '{n},19:a@thread.tacv2,"unterminated', "quote"),
+        ("number,channel id,name", '{n},19:a@thread.tacv2,"half"quoted', "quote"),
+    ],
+)
+async def test_a_csv_with_a_column_named_twice_or_a_quote_left_open_is_refused(
+    admin: Admin, sandbox: RunningSandbox, client: ContextSMSClient, tmp_path: Path,
+    header: str, row: str, says: str,
+) -> None:  # fmt: skip
+    ours = await paid_enterprise(client, sandbox)
+    number = fresh_number()
+    file = tmp_path / "bad.csv"
+    # A second, good row after the bad one: an open quote must not swallow it unseen.
+    file.write_text(
+        f"{header}\n{row.format(n=number)}\n{fresh_number()},19:a@thread.tacv2,x\n",
+        encoding="utf-8",
+    )
+
+    for extra in ((), ("--dry-run",)):
+        done = admin("import", str(file), "--enterprise", ours.enterprise_id, *extra)
+        assert done.returncode == 1
+        assert says in done.stderr and "nothing was changed" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and done.stdout == ""
+    assert await holding(client, ours) == {}
+    assert not (tmp_path / "bad.results.csv").exists()
+    assert json.loads(admin.ok("history", "--json")) == []
