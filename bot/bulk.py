@@ -355,12 +355,17 @@ class BulkMapper:
                 updated_at=datetime.now(UTC),
             )  # fmt: skip
 
+        writing: asyncio.Task[None] | None = None
+
         async def store(state: RunState) -> BulkRun:
-            nonlocal last
+            nonlocal last, writing
             async with storing:
                 last = time.monotonic()
                 snapshot = so_far(state)
-                await self._store(snapshot)
+                # Never cut half-way (Table storage writes a run's results in several steps);
+                # a stop waits for it before it writes its own.
+                writing = asyncio.create_task(self._store(snapshot))
+                await asyncio.shield(writing)
                 return snapshot
 
         async def report(state: RunState) -> BulkRun:
@@ -395,7 +400,7 @@ class BulkMapper:
             await _stop(beating)
             # The rows are cancelled and finished by now (gather waits for them): what they
             # did is stored, even if the shutdown cancels this again.
-            await asyncio.shield(self._stopped(so_far(RunState.STOPPED), left, person))
+            await asyncio.shield(self._stopped(so_far(RunState.STOPPED), left, person, writing))
             raise
         await _stop(beating)
         done = await report(RunState.DONE)
@@ -408,7 +413,12 @@ class BulkMapper:
         )  # fmt: skip
         return done
 
-    async def _stopped(self, run: BulkRun, left: dict[int, str], by: Person | None) -> None:
+    async def _stopped(
+        self, run: BulkRun, left: dict[int, str], by: Person | None,
+        writing: asyncio.Task[None] | None,
+    ) -> None:  # fmt: skip
+        if writing is not None:
+            await writing  # an earlier write still under way ends first (_store never raises)
         await self._store(run)
         await self._notify(run, left, by)
         event(

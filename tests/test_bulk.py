@@ -478,8 +478,13 @@ async def test_a_channel_that_loses_many_numbers_gets_one_notice_with_all_of_the
 
 
 async def test_a_run_stopped_by_shutdown_is_stored_stopped_with_what_it_did_and_audited(
-    engine: Engine, sandbox: RunningSandbox
+    sandbox: RunningSandbox, storage: Storage
 ) -> None:
+    async with opened(sandbox, storage) as engine:
+        await stop_part_way(engine, sandbox)
+
+
+async def stop_part_way(engine: Engine, sandbox: RunningSandbox) -> None:
     ours = await new_enterprise(engine.client, sandbox)
     numbers = [fresh_number() for _ in range(12)]
     run = await preview(engine, ours, "\n".join(numbers))
