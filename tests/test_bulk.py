@@ -212,6 +212,12 @@ def test_a_csv_header_is_read_whatever_its_case_and_spacing() -> None:
         read_csv("number,channel,name\n+15552010001,x,y\n", "US")
     with pytest.raises(CsvProblem, match="empty"):
         read_csv("", "US")
+    # Which of two `number` columns is meant cannot be told: refused, not guessed.
+    with pytest.raises(CsvProblem, match="'number' more than once"):
+        read_csv("number,channel id,Number,name\n+15552010001,x,junk,y\n", "US")
+    # A quote left open would take every later row into one cell: refused, naming the line.
+    with pytest.raises(CsvProblem, match=r"starts on line 2.*quote"):
+        read_csv('number,channel id,name\n+15552010001,x,"open\n+15552010002,x,y\n', "US")
 
 
 # -- preview ------------------------------------------------------------------------------------
