@@ -109,7 +109,8 @@ def brand_of_config(config: CspConfig, default: Brand) -> Brand:
 
 
 class Branding:
-    """Brands of linked enterprises (see bot/issue9_api.md)."""
+    """Brands of linked enterprises: `brand_of` never raises and never waits long; the
+    deployment's `default` stands in wherever a brand cannot be had."""
 
     def __init__(
         self, client: ContextSMSClient, info: EnterpriseInfo, default: Brand, *, ttl: float = 600.0

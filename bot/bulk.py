@@ -223,7 +223,10 @@ class _Done:
 
 
 class BulkMapper:
-    """See bot/issue9_api.md for the whole contract."""
+    """Lists previewed, claimed once and applied: `preview` stores a run, `claim` takes it
+    for one applier across instances, `apply` runs it `concurrency` changes at a time with the
+    payment gate, the audit trail and one notice per channel that lost numbers, `run` reads
+    it back."""
 
     def __init__(
         self, service: MappingService, client: ContextSMSClient, storage: Storage,
