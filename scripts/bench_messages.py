@@ -41,8 +41,9 @@ from standins.graph import GraphStandIn, Member
 from standins.tls import make_ca
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
-CHANNEL = "19:general@thread.tacv2"
-TENANT = "7e7e7e7e-0000-4000-8000-000000000001"
+TENANTS = [f"7e7e7e7e-0000-4000-8000-{i:012d}" for i in range(1, 17)]
+CHANNELS = [f"19:channel-{i}@thread.tacv2" for i in range(64)]  # channel i: tenant i % 16
+TENANT = TENANTS[0]
 OWNER = Member("a1e0a1e0-0000-4000-8000-0000000000a1", "Alex", ("owner",))
 
 
@@ -66,7 +67,8 @@ async def run(factory_cls: type[CachedCredentialsFactory], messages: int, concur
     ca_dir.mkdir()
     ca = make_ca(ca_dir)
     graph = GraphStandIn(ssl_context=ca.server_context)
-    graph.set_team(connector.group_of(CHANNEL), TENANT, [OWNER])
+    for i, channel in enumerate(CHANNELS):
+        graph.set_team(connector.group_of(channel), TENANTS[i % len(TENANTS)], [OWNER])
     settings = load_settings(
         contextsms={"base_url": sandbox.api_url, "username": sandbox.settings.username,
                     "password": sandbox.settings.password, "csp_id": sandbox.seeded.csp_id,
@@ -89,34 +91,40 @@ async def run(factory_cls: type[CachedCredentialsFactory], messages: int, concur
         # Stock botbuilder also builds new connector clients for every activity.
         adapter = app[SERVICES].adapter
         adapter.bot_framework_authentication = adapter.bot_framework_authentication._inner
+    for tenant in TENANTS[1:]:  # the first is linked by the settings
+        await app[SERVICES].tenancy.link_from_settings(tenant, sandbox.seeded.enterprise_id)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     host, port = runner.addresses[0][:2]
     token = identity.sign(identity.claims(APP_ID, connector.url))
-    activity: dict[str, Any] = {
-        "type": "message", "channelId": "msteams", "serviceUrl": connector.url,
-        "from": {"id": "29:a", "name": OWNER.display_name, "aadObjectId": OWNER.user_id},
-        "recipient": {"id": "28:bot"}, "text": f"<at>Bot</at> {text}",
-        "conversation": {"id": CHANNEL, "conversationType": "channel", "tenantId": TENANT},
-        "channelData": {"teamsChannelId": CHANNEL, "channel": {"id": CHANNEL},
-                        "team": {"id": CHANNEL}, "tenant": {"id": TENANT}},
-    }  # fmt: skip
+
+    def activity(i: int) -> dict[str, Any]:
+        channel, tenant = CHANNELS[i % len(CHANNELS)], TENANTS[i % len(TENANTS)]
+        return {
+            "type": "message", "channelId": "msteams", "serviceUrl": connector.url,
+            "from": {"id": "29:a", "name": OWNER.display_name, "aadObjectId": OWNER.user_id},
+            "recipient": {"id": "28:bot"}, "text": f"<at>Bot</at> {text}",
+            "conversation": {"id": channel, "conversationType": "channel", "tenantId": tenant},
+            "channelData": {"teamsChannelId": channel, "channel": {"id": channel},
+                            "team": {"id": channel}, "tenant": {"id": tenant}},
+        }  # fmt: skip
+
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(messages):
         queue.put_nowait(i)
     async with httpx.AsyncClient(timeout=60) as http:
         # One warm-up message: log in to ContextSMS, fetch the signing keys.
-        await http.post(f"http://{host}:{port}/api/messages", json=activity,
+        await http.post(f"http://{host}:{port}/api/messages", json=activity(0),
                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
 
         async def worker() -> None:
             while not queue.empty():
-                queue.get_nowait()
+                i = queue.get_nowait()
                 started = time.perf_counter()
                 response = await http.post(
-                    f"http://{host}:{port}/api/messages", json=activity,
+                    f"http://{host}:{port}/api/messages", json=activity(i),
                     headers={"Authorization": f"Bearer {token}"},
                 )  # fmt: skip
                 assert response.status_code == 201, response.text
