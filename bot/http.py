@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from bot import activity_log
-from bot.adapter import RetryingCloudAdapter
+from bot.adapter import RetryingCloudAdapter, activity_from_json
 from bot.auth_bridge import authenticated_request
 from bot.credentials import OutboundTokenError
 from bot.inbound_auth import AuthError, BotFrameworkAuth, KeysUnavailable, ValidToken
@@ -84,6 +84,7 @@ def make_app(services: Services) -> web.Application:
 
     async def close(_: web.Application) -> None:
         await services.teams_bot.aclose()  # cards still being finished get a few seconds
+        await services.adapter.aclose()
         await services.client.aclose()
         await services.http.aclose()
         await services.storage.aclose()
@@ -117,7 +118,7 @@ async def messages(request: web.Request) -> web.Response:
     try:
         body = await request.json()
         envelope = InboundActivity.model_validate(body)
-        activity = Activity().deserialize(body)
+        activity = activity_from_json(body)
     except (ValueError, RecursionError, ValidationError):
         return web.json_response({"error": "not an activity"}, status=400)
     if token is not None:
