@@ -69,7 +69,11 @@ async function imagesLoaded(page) {
 }
 
 async function renderHost(browser, host) {
-  const page = await browser.newPage({ viewport: { width: WIDTH, height: 100 } });
+  // Dates are shown in the reader's time zone and language: fixed, so the pictures only change
+  // when the cards do.
+  const page = await browser.newPage({
+    viewport: { width: WIDTH, height: 100 }, timezoneId: 'UTC', locale: 'en-US',
+  });
   let pageErrors = [];
   page.on('console', (message) => {
     if (['error', 'warning'].includes(message.type())) pageErrors.push(`console: ${message.text()}`);
