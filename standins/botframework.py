@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import ssl
@@ -59,30 +60,41 @@ class Identity:
     metadata_status: int | None = None
     token_status: int | None = None
     ssl_context: ssl.SSLContext | None = None  # HTTPS, as msal insists
+    # Entra's tenants served: "{tenant}" any; a process that also serves Graph's per-tenant
+    # Entra on the same host (`python -m standins`) takes only the bot's own, botframework.com.
+    entra_tenant: str = "{tenant}"
+    start: bool = True  # serve at once on a free port, in a thread of its own
+    base_url: str = ""  # where it is served (set when started here)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        if self.start:
+            self.server = serve_in_thread(self.app(), "identity", self.ssl_context)
+            self.base_url = self.server.base_url
+
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v1/.well-known/openidconfiguration", self._metadata)
         app.router.add_get("/v1/keys", self._jwks)
-        app.router.add_get("/tenant/v2.0/.well-known/openid-configuration", self._entra)
-        app.router.add_post("/tenant/oauth2/v2.0/token", self._token)
-        self.server = serve_in_thread(app, "identity", self.ssl_context)
+        tenant = self.entra_tenant
+        app.router.add_get(f"/{tenant}/v2.0/.well-known/openid-configuration", self._entra)
+        app.router.add_post(f"/{tenant}/oauth2/v2.0/token", self._token)
+        return app
 
     async def _entra(self, request: web.Request) -> web.Response:
-        base = f"{self.server.base_url}/tenant"
-        return entra_configuration(base, f"{self.server.base_url}/v1/keys")
+        tenant = request.match_info.get("tenant", self.entra_tenant)
+        return entra_configuration(f"{self.base_url}/{tenant}", f"{self.base_url}/v1/keys")
 
     @property
     def metadata_url(self) -> str:
-        return f"{self.server.base_url}/v1/.well-known/openidconfiguration"
+        return f"{self.base_url}/v1/.well-known/openidconfiguration"
 
     async def _metadata(self, request: web.Request) -> web.Response:
         with self._lock:
             self.metadata_fetches += 1
         if self.metadata_status is not None:
             return web.json_response({"error": "unavailable"}, status=self.metadata_status)
-        return web.json_response({"issuer": ISSUER, "jwks_uri": f"{self.server.base_url}/v1/keys",
+        return web.json_response({"issuer": ISSUER, "jwks_uri": f"{self.base_url}/v1/keys",
                                   "id_token_signing_alg_values_supported": ["RS256"]})  # fmt: skip
 
     async def _jwks(self, request: web.Request) -> web.Response:
@@ -132,7 +144,7 @@ class Identity:
             def fetch() -> dict[str, Any]:
                 time.sleep(0.2)  # a real token endpoint is slow: the bot must not wait on it
                 answer: dict[str, Any] = httpx.post(
-                    f"{self.server.base_url}/tenant/oauth2/v2.0/token",
+                    f"{self.base_url}/tenant/oauth2/v2.0/token",
                     data={"client_id": app_id, "scope": " ".join(scopes),
                           "client_secret": password.get_secret_value() if password else "",
                           "grant_type": "client_credentials"},
@@ -156,6 +168,24 @@ def most_in_window(times: list[float], seconds: float) -> int:
 
 
 @dataclass
+class ReplyCounts:
+    """Posts and puts received, how many held `expect`, and the first one that did not (to
+    say what was answered instead)."""
+
+    expect: str = ""
+    replies: int = 0
+    expected: int = 0
+    unexpected_sample: str | None = None
+
+    def add(self, raw: bytes) -> None:
+        self.replies += 1
+        if self.expect.encode() in raw:
+            self.expected += 1
+        elif self.unexpected_sample is None:
+            self.unexpected_sample = raw[:2000].decode(errors="replace")
+
+
+@dataclass
 class Connector:
     """Each received post or put is kept in `received` with its `conversation` (the channel,
     a thread's message id left out), its `tenant` (the body's conversation.tenantId or
@@ -172,8 +202,19 @@ class Connector:
     groups: dict[str, str] = field(default_factory=dict)  # team id -> aadGroupId, if not derived
     team_details_requests: int = 0
     team_details_status: int | None = None  # answer team details with this instead
+    # Under load (the benchmark): count posts and puts, keep none; `counts` says how many came
+    # and how many held `expect` (the words a right answer has), since the last reset.
+    keep: bool = True
+    counts: ReplyCounts = field(default_factory=ReplyCounts)
+    start: bool = True  # serve at once on a free port, in a thread of its own
+    base_url: str = ""  # where it is served (set when started here)
 
     def __post_init__(self) -> None:
+        if self.start:
+            self.server = serve_in_thread(self.app(), "connector")
+            self.base_url = self.server.base_url
+
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._post)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._post)
@@ -181,11 +222,22 @@ class Connector:
         app.router.add_get("/v3/teams/{team}/conversations", self._channels)
         app.router.add_get("/v3/teams/{team}", self._team)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
-        self.server = serve_in_thread(app, "connector")
+        app.router.add_get("/_standin/counts", self._counts)
+        app.router.add_post("/_standin/counts", self._reset)
+        return app
 
     @property
     def url(self) -> str:
-        return self.server.base_url + "/"
+        return self.base_url + "/"
+
+    async def _counts(self, request: web.Request) -> web.Response:
+        return web.json_response(dataclasses.asdict(self.counts))
+
+    async def _reset(self, request: web.Request) -> web.Response:
+        """Starts counting afresh; the body `{"expect": "..."}` names the words to look for."""
+        expect = (await request.json()).get("expect") or ""
+        self.counts = ReplyCounts(expect=str(expect))
+        return web.json_response(dataclasses.asdict(self.counts))
 
     def throttle_next(self, calls: int, retry_after: int) -> None:
         """Answer the next `calls` posts and puts 429 with Retry-After `retry_after` seconds."""
@@ -214,6 +266,10 @@ class Connector:
             retry_after = {"Retry-After": self.retry_after} if status == 429 else None
             return web.json_response({"error": {"code": "Throttled"}}, status=status,
                                      headers=retry_after)  # fmt: skip
+        if not self.keep:
+            raw = await request.read()
+            self.counts.add(raw)
+            return web.json_response({"id": f"activity-{self.counts.replies}"})
         body = await request.json()
         self.answered.append((conversation, at, 200))
         tenant = (body.get("conversation") or {}).get("tenantId") or (

@@ -1,0 +1,1 @@
+"""Operators' and developers' scripts: `python -m scripts.bench` (the benchmark)."""
