@@ -10,14 +10,22 @@ activity's serviceUrl.
 
 It runs in two steps, so that the body of an anonymous request is never read: `validate` the
 token from the header alone, then, once the body is parsed, `check_activity` against it.
+
+The Bot Connector sends the same token with every activity for about an hour, and checking its
+RS256 signature costs more CPU than the rest of a `help` message: a token that passed is kept
+until it expires (with the same clock skew), keyed by the SHA-256 of the whole token, its
+signature included, so a token changed in any byte is checked afresh. At most MAX_CACHED are
+kept, the oldest dropped first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +39,7 @@ log = logging.getLogger("bot.auth")
 
 CLOCK_SKEW_SECONDS = 300
 KEYS_MAX_AGE_SECONDS = 24 * 3600
+MAX_CACHED = 10_000  # validated tokens kept; the Bot Connector uses a handful at a time
 # After a failed fetch of the keys: try again within seconds, backing off to half a minute.
 FETCH_RETRY = RetryPolicy(max_retries=0, base_delay=1.0, max_delay=30.0)
 
@@ -80,6 +89,8 @@ class BotFrameworkAuth:
         self._fetch_retry = fetch_retry
         self._keys = _Keys()
         self._lock = asyncio.Lock()
+        # SHA-256 of a token -> the token's claims, and when it stops being accepted.
+        self._valid: OrderedDict[bytes, tuple[ValidToken, float]] = OrderedDict()
 
     async def validate(self, header: str | None) -> ValidToken:
         """The token of an Authorization header, signed and meant for this bot; AuthError if
@@ -88,6 +99,25 @@ class BotFrameworkAuth:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("no bearer token")
         token = token.strip()
+        digest = hashlib.sha256(token.encode()).digest()
+        kept = self._valid.get(digest)
+        if kept is not None:
+            if time.time() < kept[1]:
+                return kept[0]
+            del self._valid[digest]
+        valid = await self._check(token)
+        self._keep(digest, valid)
+        return valid
+
+    def _keep(self, digest: bytes, valid: ValidToken) -> None:
+        expires = valid.claims.get("exp")
+        if not isinstance(expires, int | float) or isinstance(expires, bool):
+            return  # "exp" is required, so this is never; kept out of the cache all the same
+        self._valid[digest] = (valid, expires + CLOCK_SKEW_SECONDS)
+        while len(self._valid) > MAX_CACHED:
+            self._valid.popitem(last=False)
+
+    async def _check(self, token: str) -> ValidToken:
         try:
             head = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
