@@ -43,8 +43,11 @@ function renderInPage({ card, config }) {
   const AC = window.AdaptiveCards;
   const host = document.getElementById('card');
   host.replaceChildren();
-  const context = new AC.SerializationContext();
+  // Teams renders Adaptive Cards 1.5 (the designer's Teams container targets it): a card of a
+  // later version, or a value of a later one, is reported.
+  const context = new AC.SerializationContext(AC.Versions.v1_5);
   const adaptive = new AC.AdaptiveCard();
+  adaptive.maxVersion = AC.Versions.v1_5;
   adaptive.hostConfig = new AC.HostConfig(config);
   adaptive.parse(card, context);
   const warnings = [];

@@ -134,11 +134,12 @@ def test_the_index_lists_every_card_with_its_pictures(gallery: Gallery) -> None:
 
 
 def test_the_renderer_reports_what_is_wrong_with_a_card(tmp_path: Path) -> None:
-    """The gallery's check can fail: an unknown element, a duplicate input id and more buttons
-    than Teams shows (its host config's maxActions) are each reported, under each host."""
+    """The gallery's check can fail: a card of a version Teams does not render, an unknown
+    element, a duplicate input id and more buttons than Teams shows (its host config's
+    maxActions) are each reported, under each host."""
     action = {"type": "Action.Execute", "title": "Go", "verb": "go"}
     broken = {
-        "type": "AdaptiveCard", "version": "1.5",
+        "type": "AdaptiveCard", "version": "1.6",
         "body": [{"type": "TextBlok", "text": "x"}, {"type": "Input.Text", "id": "a"},
                  {"type": "Input.Text", "id": "a"}],
         "actions": [action] * 7,
@@ -152,6 +153,7 @@ def test_the_renderer_reports_what_is_wrong_with_a_card(tmp_path: Path) -> None:
     [card] = json.loads(done.stdout)["cards"]
     for host in HOSTS:
         warnings = card["hosts"][host]["warnings"]
+        assert any("version (1.6) is not supported" in w for w in warnings), warnings
         assert any("TextBlok" in w for w in warnings), warnings
         assert any("Duplicate Id" in w for w in warnings), warnings
         assert any("actions" in w.lower() for w in warnings), warnings
