@@ -244,17 +244,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     concurrencies = [8] if args.quick else [int(c) for c in args.concurrency.split(",")]
     seconds = 2.0 if args.quick else args.seconds
+    warm_up = 0.5 if args.quick else 1.0
     command = "python -m scripts.bench " + " ".join(argv if argv is not None else sys.argv[1:])
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-") as name:
         tmp = Path(name)
         print("starting the sandbox, the stand-ins, the bot and the anchors...", flush=True)
         stack = start_stack(tmp, args.latency_ms)
+        print(f"ready in {time.time() - started:.0f} s", flush=True)
         rows: list[dict[str, Any]] = []
         try:
             bench = Bench(stack, tmp, seconds)
             for scenario in SCENARIOS:
-                bench.load(scenario, 8, min(1.0, seconds))  # warm-up: caches, pools, tokens
+                bench.load(scenario, 8, warm_up)  # caches, pools, tokens: not measured
                 for concurrency in concurrencies:
                     row = bench.phase(scenario, concurrency)
                     rows.append(row)

@@ -21,6 +21,7 @@ from aiohttp import web
 from botbuilder.core import ActivityHandler, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
+from bot.settings import BOT_FRAMEWORK_ISSUER
 from scripts.bench.local_authority import trust
 
 CONFIG = SimpleNamespace(
@@ -30,9 +31,9 @@ CONFIG = SimpleNamespace(
     APP_TYPE="MultiTenant",
     APP_TENANTID="",
     TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=os.environ["TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL"],
-    TO_BOT_FROM_CHANNEL_TOKEN_ISSUER="https://api.botframework.com",
+    TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=BOT_FRAMEWORK_ISSUER,
     TO_CHANNEL_FROM_BOT_LOGIN_URL=os.environ["TO_CHANNEL_FROM_BOT_LOGIN_URL"],
-    TO_CHANNEL_FROM_BOT_OAUTH_SCOPE="https://api.botframework.com",
+    TO_CHANNEL_FROM_BOT_OAUTH_SCOPE=BOT_FRAMEWORK_ISSUER,  # the same URL
     VALIDATE_AUTHORITY=False,
 )
 
