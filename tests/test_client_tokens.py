@@ -1,4 +1,5 @@
-"""Token life: login on first use, renewal before expiry, one shared refresh, re-login."""
+"""Token life: login on first use, renewal before expiry, one shared refresh, re-login; and
+through the bot, a burst of commands just after the token expired renews it once."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from pathlib import Path
 import pytest
 
 from contextsms import ContextSMSClient
+from sandbox.seed import subscribe_once
 from sandbox.threaded import RunningSandbox, start_sandbox
-from tests.conftest import make_client
+from tests.conftest import PAID_EMAILS, fresh_number, make_client
+from tests.test_bot_behaviour import TEAM, World, bot, in_channel, texts, world
+
+__all__ = ["bot", "world"]  # the fixtures, shared with the behaviour tests
 
 TTL = 2  # seconds; the sandbox's expiry falls on a whole second, so a token lives 2 to 3 s
+BURST_TTL = 6  # long enough for a burst of 200 commands to be over before it is renewed again
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +37,20 @@ def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSan
 async def api(short_lived: RunningSandbox) -> ContextSMSClient:
     short_lived.reset()
     return make_client(short_lived)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """The `client` and `world` fixtures' sandbox: tokens that expire while a test waits."""
+    running = start_sandbox(
+        tmp_path_factory.mktemp("burst") / "sandbox.db",
+        access_token_ttl_seconds=BURST_TTL,
+        refresh_token_ttl_seconds=60,
+    )
+    for email in PAID_EMAILS:
+        subscribe_once(running.store, email, "active")
+    yield running
+    running.stop()
 
 
 async def wait_until_expired(api: ContextSMSClient) -> None:
@@ -112,6 +132,35 @@ async def test_renewal_survives_a_caller_whose_deadline_passes(
             await impatient
         assert (await patient)[0].enterprise_id == short_lived.seeded.enterprise_id
     assert short_lived.stats()["logins"] == 1
+
+
+@pytest.mark.parametrize("refresh_refused", [False, True], ids=["expired", "all revoked"])
+async def test_200_commands_just_after_the_token_expired_renew_it_once(
+    sandbox: RunningSandbox, world: World, client: ContextSMSClient, refresh_refused: bool
+) -> None:
+    """Half map a number each (a write each), half ask for the status; the token expired (or
+    ContextSMS revoked it and its refresh token) just before they arrive."""
+    await world.bot.on_message(in_channel(), "status", TEAM)  # logged in; brand, payment read
+    if refresh_refused:
+        sandbox.control("POST", "revoke-tokens", {"refresh": True})
+    else:
+        await wait_until_expired(client)
+    sandbox.reset()  # counted from here
+    numbers = [fresh_number() for _ in range(100)]
+    cards = await asyncio.gather(
+        *(world.bot.on_message(in_channel(), f"map {number}", TEAM) for number in numbers),
+        *(world.bot.on_message(in_channel(), "status", TEAM) for _ in range(100)),
+    )
+    for number, card in zip(numbers, cards[:100], strict=True):
+        assert "Number mapped" in texts(card) and number in texts(card)
+    assert all("Numbers in General" in texts(card) for card in cards[100:])
+    stats = sandbox.stats()
+    if refresh_refused:  # each refused with the old token, then one login for all
+        assert (stats["logins"], stats["refreshes"]) == (1, 0)
+    else:  # renewed before use: one refresh, nothing refused
+        assert (stats["logins"], stats["refreshes"], stats["rejectedTokens"]) == (0, 1, 0)
+    mapped = {m.phone_number for m in await client.list_mappings(world.enterprise.enterprise_id)}
+    assert mapped >= set(numbers)
 
 
 def test_token_never_shows_in_repr(tmp_path: Path) -> None:
