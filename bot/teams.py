@@ -22,7 +22,7 @@ from typing import Any
 
 from botbuilder.core import BotAdapter, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
-from botbuilder.schema import Activity, ChannelAccount
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 from botbuilder.schema.teams import TeamInfo
 
 from bot import activity_log
@@ -320,9 +320,20 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._finish_later(turn_context, conversation, work, sent.id if sent else None)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        response: InvokeResponse | None = await self._invoke(turn_context)
+        if response is not None:
+            # Kept where the adapter reads the HTTP answer from: botbuilder would send it
+            # through the turn's send pipeline (a copy of the card, the middleware) to get there.
+            turn_context.turn_state[TurnContext._INVOKE_RESPONSE_KEY] = Activity(
+                type=ActivityTypes.invoke_response, value=response
+            )
+        return response
+
+    async def _invoke(self, turn_context: TurnContext) -> InvokeResponse | None:
         activity = turn_context.activity
         if activity.name != CARD_ACTION:
-            return await super().on_invoke_activity(turn_context)
+            answer: InvokeResponse | None = await super().on_invoke_activity(turn_context)
+            return answer
         conversation = conversation_of(activity)
         try:
             action = parse_invoke(activity.value)
