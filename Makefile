@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: help venv node chromium test lint sandbox run package screenshots bench clean
+.PHONY: help venv node chromium test lint sandbox run package screenshots gallery bench clean
 
 help:
 	@echo "make run      the local stack: sandbox + bot + Microsoft 365 Agents Playground"
@@ -15,6 +15,7 @@ help:
 	@echo "make sandbox  the sandbox ContextSMS server alone, on 127.0.0.1:8787"
 	@echo "make package  the Teams app package: BRAND=manifest/brands/x.json BOT_APP_ID=<guid>"
 	@echo "make bench    messages per second through the bot, on loopback"
+	@echo "make gallery  every card the bot sends as Teams draws it, light and dark (docs/cards)"
 	@echo "make clean    remove the virtualenv, node_modules and local data"
 
 $(STAMP): pyproject.toml
@@ -55,6 +56,11 @@ run: $(STAMP) node
 # Messages per second through the whole bot, on loopback (prints figures).
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_messages.py
+
+# The card gallery: every card the bot sends, rendered under Teams' light and dark host configs,
+# into docs/cards (PNGs and index.md). Fails on any render error or renderer warning.
+gallery: $(STAMP) node chromium
+	$(BIN)/python scripts/card_gallery.py
 
 # Refresh the README's pictures: the browser test, saving into docs/screenshots.
 screenshots: $(STAMP) node chromium
