@@ -117,8 +117,10 @@ def chart(results: dict[str, Any], path: Path) -> None:
         cs = sorted(by)
         throughput.plot(cs, [by[c]["rps"] for c in cs], style, label=label)
         p99.plot(cs, [by[c]["p99_ms"] for c in cs], style, label=label)
+    concurrencies = sorted({row["concurrency"] for row in results["rows"]})
     for axes, title, unit in ((throughput, "Throughput", "requests/s"), (p99, "p99 latency", "ms")):
         axes.set_xscale("log", base=2)
+        axes.set_xticks(concurrencies, [str(c) for c in concurrencies])
         axes.set_yscale("log")
         axes.set_xlabel("concurrent clients")
         axes.set_ylabel(unit)
