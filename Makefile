@@ -14,7 +14,7 @@ help:
 	@echo "make test     lint, type-check and run every test (what CI runs)"
 	@echo "make sandbox  the sandbox ContextSMS server alone, on 127.0.0.1:8787"
 	@echo "make package  the Teams app package: BRAND=manifest/brands/x.json BOT_APP_ID=<guid>"
-	@echo "make bench    messages per second through the bot, on loopback"
+	@echo "make bench    the bot, the echo bot and a bare handler under load (docs/performance.md)"
 	@echo "make gallery  every card the bot sends as Teams draws it, light and dark (docs/cards)"
 	@echo "make clean    remove the virtualenv, node_modules and local data"
 
@@ -53,9 +53,11 @@ sandbox: $(STAMP)
 run: $(STAMP) node
 	$(BIN)/python devstack.py
 
-# Messages per second through the whole bot, on loopback (prints figures).
+# The bot, the stock echo bot and a bare handler under load, each in its own process on
+# loopback: prints the table, writes bench/results.json and docs/performance.md (with its chart).
 bench: $(STAMP)
-	$(BIN)/python scripts/bench_messages.py
+	$(BIN)/python -m pip install --quiet -e '.[test,package,bench]'
+	$(BIN)/python -m scripts.bench
 
 # The card gallery: every card the bot sends, rendered under Teams' light and dark host configs,
 # into docs/cards (PNGs and index.md). Fails on any render error or renderer warning.

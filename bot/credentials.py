@@ -65,12 +65,18 @@ def msal_token_source(
     password: SecretStr | None,
     scopes: list[str],
     *,
-    instance_discovery: bool = True,
+    instance_discovery: bool | None = None,
     verify: str | bool = True,
     timeout: float = 10.0,
 ) -> TokenFetch:
     """Client-credentials tokens from Entra through msal. `verify`: a CA file to trust (a
-    stand-in's), else the system's; `timeout`: of each HTTP request msal makes."""
+    stand-in's), else the system's; `timeout`: of each HTTP request msal makes.
+    `instance_discovery`: by default only for the public cloud's host. msal would ask that
+    host about any other authority (BOT_LOGIN_AUTHORITY: a sovereign cloud's, a stand-in's),
+    which is our own setting, so trusted as it is, and must work where the public cloud
+    cannot be reached."""
+    if instance_discovery is None:
+        instance_discovery = authority.startswith(DEFAULT_AUTHORITY + "/")
     app: msal.ConfidentialClientApplication | None = None
 
     def fetch() -> dict[str, Any]:

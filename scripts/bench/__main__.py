@@ -106,10 +106,7 @@ def start_stack(tmp: Path, latency_ms: int) -> Stack:
             "BOT_CARD_SIGNING_KEY": card_key, "HOST": "127.0.0.1", "PORT": str(bot_port),
         }  # fmt: skip
         asyncio.run(link_tenants(account, bot_env))
-        process = processes.start(
-            "bot", ["-m", "scripts.bench.local_authority", "127.0.0.1", str(ROOT / "app.py")],
-            bot_env,
-        )  # fmt: skip
+        process = processes.start("bot", [str(ROOT / "app.py")], bot_env)
         processes.wait_until(process, answers(f"http://127.0.0.1:{bot_port}/readyz"))
         targets = {"ours": (process, f"http://127.0.0.1:{bot_port}/api/messages")}
 
