@@ -54,24 +54,30 @@ WITH_ARGUMENT = frozenset({Verb.SETUP, Verb.INVITE, Verb.UNLINK, Verb.FIND})
 NEEDS_NUMBER = frozenset({Verb.MAP, Verb.REMAP, Verb.UNMAP})
 # A mention of the bot: `<at>Bot</at>` in the text, and in the HTML form either that or a span
 # of Skype's Mention type.
+# Every pattern here takes time in proportion to the text (none scans the rest of the text
+# again from each of many unclosed openers), since a message's HTML can be a megabyte.
 _MENTION = re.compile(
-    r"<at\b[^>]*>.*?</at>|<span\b[^>]*schema\.skype\.com/Mention[^>]*>.*?</span>",
-    re.IGNORECASE | re.DOTALL,
+    r"<at\b[^<>]*>[^<]*</at>|<span\b[^<>]*schema\.skype\.com/Mention[^<>]*>[^<]*</span>",
+    re.IGNORECASE,
 )
-_TAG = re.compile(r"<[^>]+>")
+_TAG = re.compile(r"<[^<>]+>")
 # Where the HTML form of a message breaks a line: line breaks and the edges of blocks. A list
 # typed in Teams comes as <ul>/<ol> of <li>, cells pasted from Excel as a <table> of <tr>.
 _HTML_BREAK = re.compile(
-    r"<\s*(?:br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|tr|table|thead|tbody|tfoot|caption|h[1-6]"
-    r"|blockquote|pre))\b[^>]*>",
+    r"<\s*(?:/?br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|tr|table|thead|tbody|tfoot|caption|h[1-6]"
+    r"|blockquote|pre))\b[^<>]*>",
     re.IGNORECASE,
 )
 # A table's cells: each is a word of its row ("A" then "name" reads "A name").
-_HTML_CELL = re.compile(r"<\s*/?\s*(?:td|th)\b[^>]*>", re.IGNORECASE)
-# What is no text a person sees: scripts and styles, with their content.
-_HTML_HIDDEN = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-# A preformatted block (Teams' code block) keeps the line breaks of its text.
-_HTML_PRE = re.compile(r"<pre\b[^>]*>.*?</pre\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_CELL = re.compile(r"<\s*/?\s*(?:td|th)\b[^<>]*>", re.IGNORECASE)
+# Blocks found by their opener, then their end looked for once: what is no text a person
+# sees (comments, scripts and styles, with their content), and preformatted text (Teams' code
+# block), which keeps its line breaks. An opener never closed runs to the end, as in a browser.
+_HTML_BLOCK = re.compile(r"<!--|<(script|style|pre)\b[^<>]*>", re.IGNORECASE)
+_HTML_CLOSERS = {
+    "": re.compile("-->"),
+    **{tag: re.compile(rf"</{tag}\s*>", re.IGNORECASE) for tag in ("script", "style", "pre")},
+}
 # A tel: link is one word with its parameters (";ext=9" is refused by normalize).
 _NUMBERISH = re.compile(r"^(?:tel:\S+|[+()\d.\-/]+)$", re.IGNORECASE)
 # A number followed by its extension, as people write one: "x9", "ext. 9", "extension 9",
@@ -143,14 +149,32 @@ def _html_lines(markup: str) -> list[str]:
     """The non-empty lines of a message's HTML form, as a browser shows them: a line per
     block (paragraph, division, list item, table row...) and per <br>; a row's cells apart by a
     space; other tags (bold, italics, spans) inside words as they are shown, with no space."""
-    markup = _HTML_HIDDEN.sub("", _MENTION.sub(" ", markup))
-    markup = _HTML_PRE.sub(lambda block: block[0].replace("\n", "<br>"), markup)
+    markup = _html_blocks(_MENTION.sub(" ", markup))
     lines = []
     for part in _HTML_BREAK.split(markup):
         line = clean_text(_TAG.sub("", _HTML_CELL.sub(" ", part)))
         if line:
             lines.append(line)
     return lines
+
+
+def _html_blocks(markup: str) -> str:
+    """`markup` without comments, scripts and styles, its preformatted blocks' line breaks
+    made <br>: in one pass."""
+    kept: list[str] = []
+    at = 0
+    while (opener := _HTML_BLOCK.search(markup, at)) is not None:
+        kept.append(markup[at : opener.start()])
+        tag = (opener[1] or "").lower()
+        closer = _HTML_CLOSERS[tag].search(markup, opener.end())
+        inside = markup[opener.end() : closer.start() if closer else len(markup)]
+        if tag == "pre":
+            kept.append("<br>" + inside.replace("\n", "<br>") + "<br>")
+        if closer is None:
+            return "".join(kept)
+        at = closer.end()
+    kept.append(markup[at:])
+    return "".join(kept)
 
 
 def _bulk_lines(lines: list[str]) -> tuple[str, list[str]] | None:

@@ -3,6 +3,8 @@ Teams sends it (plain text with line breaks, and an HTML form with paragraphs an
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot.commands import Verb, message_lines, parse
@@ -123,3 +125,25 @@ def test_other_commands_on_several_lines_are_not_lists(text: str) -> None:
 def test_an_unreadable_line_is_kept_for_the_preview_to_explain() -> None:
     command = parse("map\n+15559876543\nhello there\n555-12")
     assert command.lines == ("+15559876543", "hello there", "555-12")
+
+
+@pytest.mark.parametrize(
+    "opener",
+    [
+        "<pre>",
+        "<at>x",
+        "<script>",
+        "<!--",
+        "<",
+        '<span itemtype="http://schema.skype.com/Mention">',
+    ],
+)
+def test_a_megabyte_of_unclosed_markup_is_read_at_once(opener: str) -> None:
+    """Reading a message takes time in proportion to its size, whatever its markup: a
+    megabyte (the most the bot accepts) of openers that never close, which made the bot scan
+    the rest of the text again from each (a minute for 200 KB, every other request waiting)."""
+    markup = "<p>map</p><p>+15559876543</p>" + opener * (1_000_000 // len(opener))
+    started = time.perf_counter()
+    lines = message_lines("map +15559876543", markup)
+    assert time.perf_counter() - started < 2.0
+    assert lines[:2] == ["map", "+15559876543"]
