@@ -371,8 +371,7 @@ class BulkMapper:
                 await asyncio.shield(writing)
                 return snapshot
 
-        async def report(state: RunState) -> BulkRun:
-            snapshot = await store(state)
+        async def tell(snapshot: BulkRun) -> None:
             if progress is not None:
                 try:
                     await progress(snapshot)
@@ -380,6 +379,14 @@ class BulkMapper:
                     event(
                         log, "bulk_progress_failed", {"error": type(exc).__name__}, logging.WARNING
                     )
+
+        async def report(state: RunState) -> BulkRun:
+            nonlocal last
+            snapshot = await store(state)
+            await tell(snapshot)
+            # The next report is `every` after this one ends: a slow store or card update
+            # never brings two reports closer together.
+            last = time.monotonic()
             return snapshot
 
         async def one(index: int, row: BulkRow) -> None:
@@ -406,8 +413,16 @@ class BulkMapper:
             await asyncio.shield(self._stopped(so_far(RunState.STOPPED), left, person, writing))
             raise
         await _stop(beating)
-        done = await report(RunState.DONE)
-        await self._notify(done, left, person)
+
+        async def finish() -> BulkRun:
+            snapshot = await store(RunState.DONE)
+            await self._notify(snapshot, left, person)
+            return snapshot
+
+        # Every row is done: the run is stored DONE and the channels that lost numbers told,
+        # even when the shutdown cancels this now; only the last report may be cut short.
+        done = await asyncio.shield(asyncio.ensure_future(finish()))
+        await tell(done)
         seconds = round(time.monotonic() - started, 2)
         event(
             log, "bulk_applied",

@@ -190,7 +190,9 @@ class BulkChat:
             else:
                 if stored is not None and len(stored.results) >= len(latest.results):
                     run = stored
-            await card.show(turn.screens.bulk_result(run, labels, interrupted=True))
+            # A run that finished before the stop (its last report cut short) says Done.
+            stopped_early = run.state is not RunState.DONE
+            await card.show(turn.screens.bulk_result(run, labels, interrupted=stopped_early))
 
         saying = asyncio.create_task(say())
         self._stopping.add(saying)

@@ -467,7 +467,8 @@ async def test_a_channel_that_loses_many_numbers_gets_one_notice_with_all_of_the
     told_while_running: list[int] = []
 
     async def progress(now: BulkRun) -> None:
-        told_while_running.append(len(engine.told.sent))
+        if now.state is RunState.APPLYING:
+            told_while_running.append(len(engine.told.sent))
 
     done = await engine.mapper.apply(claimed, progress, every=0)
 
@@ -571,3 +572,34 @@ async def test_a_run_whose_rows_are_all_slow_still_shows_it_is_alive(
     assert midway.results == ()  # no row has finished, yet the run was written again
     assert midway.updated_at is not None and midway.updated_at > claimed.updated_at
     assert [r.outcome for r in done.results] == [RowOutcome.MAPPED]
+
+
+async def test_a_run_stopped_during_its_last_report_is_done_and_its_notice_sent(
+    engine: Engine, sandbox: RunningSandbox
+) -> None:
+    """Every row done, the bot shuts down while the "Done" card is being shown (the card
+    waits for the click's answer and Teams' limits): the run is stored DONE and the channel
+    that lost the numbers is told, once."""
+    ours = await new_enterprise(engine.client, sandbox)
+    numbers = [fresh_number() for _ in range(3)]
+    for number in numbers:
+        await map_to(engine.client, ours, number, ELSEWHERE)
+    run = await preview(engine, ours, "\n".join(numbers))
+    claimed = await engine.mapper.claim(run.run_id, tenant_id=TENANT, move=True)
+    assert claimed is not None
+    showing_done = asyncio.Event()
+
+    async def progress(now: BulkRun) -> None:
+        if now.state is RunState.DONE:
+            showing_done.set()
+            await asyncio.sleep(5)
+
+    task = asyncio.create_task(engine.mapper.apply(claimed, progress, by=DAVE))
+    await showing_done.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    stored = await engine.mapper.run(run.run_id, tenant_id=TENANT)
+    assert stored is not None and stored.state is RunState.DONE and len(stored.results) == 3
+    assert set((await state(engine.client, ours)).values()) == {HERE}
+    assert len(engine.told.sent) == 1 and set(engine.told.sent[0].numbers) == set(numbers)
