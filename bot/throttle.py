@@ -11,7 +11,10 @@ Buckets are kept per conversation and per tenant, the least recently used first 
 that has been idle longer than any window is empty again, and forgetting it changes nothing.
 Idle ones are looked for at most every PRUNE_EVERY seconds, and only from the oldest until the
 first one in use: a send costs the same with ten or ten thousand conversations kept. Past
-`max_kept` the oldest are dropped at once, so memory stays bounded however fast new ones come.
+`max_kept` the oldest are dropped at once, but only those whose buckets have drained (unused
+for their longest window): a bucket dropped sooner would let its conversation burst again. So
+memory is bounded by the conversations posted to within 30 s, and by `max_kept` once they
+quieten.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ PER_CONVERSATION = (Rate(7, 1.0), Rate(60, 30.0))
 PER_TENANT = (Rate(30, 1.0),)
 SLACK = 0.25  # seconds by which sends may arrive closer together than they left
 IDLE = 120.0  # seconds after which an unused conversation's or tenant's buckets are dropped
-MAX_KEPT = 10_000  # conversations and tenants with buckets in memory at most
+MAX_KEPT = 10_000  # conversations and tenants kept, past those used within their window
 PRUNE_EVERY = 5.0  # seconds between looks for idle buckets (under the cap)
 
 
@@ -84,11 +87,16 @@ class _Buckets:
         self._next_prune = now + min(PRUNE_EVERY, self.idle / 2)
         # The oldest come first. One with sends waiting on it is never dropped (a new bucket
         # for its key would let a second burst through): it goes to the back, as in use.
+        # Nor is one used within its longest window, whose bucket has not drained: a new one
+        # would let a burst through early. Past the cap, memory then grows only while more
+        # conversations than the cap were each used within that window.
+        drained = max(rate.seconds for rate in self.rates) + self.slack
         dropped: list[str] = []
         busy: list[str] = []
         for key, entry in self.kept.items():
-            if len(dropped) >= over and now - entry.used < self.idle:
-                break
+            quiet = now - entry.used
+            if quiet < drained or (len(dropped) >= over and quiet < self.idle):
+                break  # in the order of use: the rest were used later still
             (busy if entry.waiting else dropped).append(key)
         for key in dropped:
             del self.kept[key]

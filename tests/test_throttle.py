@@ -91,14 +91,28 @@ async def test_a_429_waits_for_its_retry_after(bot: Bot) -> None:
 
 
 async def test_idle_conversations_are_forgotten() -> None:
-    limiter = SendLimiter(per_tenant=(Rate(1000, 1.0),), idle=0.2, max_kept=50)
+    # Windows of 0.1 s for a conversation and 1 s for the tenant, so that this is quick.
+    limiter = SendLimiter((Rate(7, 0.1),), (Rate(1000, 1.0),), slack=0.0, idle=0.2, max_kept=50)
     for i in range(200):
         await limiter.acquire(TENANT, f"19:channel-{i}@thread.tacv2")
-        # The tenant and at most max_kept conversations, however many there were.
-        assert limiter.kept() <= 51
-    await asyncio.sleep(0.3)
+    # Each used within its window: kept past the cap (a new bucket would let a burst through).
+    assert limiter.kept() == 201
+    await asyncio.sleep(1.1)  # every window drained, every conversation idle
     await limiter.acquire(TENANT, "19:one-more@thread.tacv2")
-    assert limiter.kept() == 2
+    assert limiter.kept() == 2  # the tenant and the one conversation just used
+
+
+async def test_past_the_cap_a_conversation_keeps_teams_limits() -> None:
+    # Many other conversations between its sends, more than the limiter keeps: the
+    # conversation's bucket is not dropped while it has not drained.
+    limiter = SendLimiter(max_kept=50)
+    sent: list[float] = []
+    for turn in range(14):
+        await limiter.acquire(TENANT, "19:busy@thread.tacv2")
+        sent.append(time.monotonic())
+        for i in range(50):
+            await limiter.acquire(f"tenant-{turn}-{i}", f"19:other-{turn}-{i}@thread.tacv2")
+    assert most_in_window(sent, 1.0) <= 7
 
 
 async def test_a_send_costs_the_same_with_ten_thousand_conversations_kept() -> None:
@@ -130,9 +144,8 @@ async def test_a_conversation_with_sends_waiting_keeps_its_bucket_past_the_cap()
     await limiter.acquire(TENANT, busy)
     waiting = asyncio.create_task(limiter.acquire(TENANT, busy))
     await asyncio.sleep(0.05)
-    for i in range(50):  # many others come and go meanwhile
+    for i in range(50):  # many others come and go meanwhile, past the cap
         await limiter.acquire(TENANT, f"19:channel-{i}@thread.tacv2")
-        assert limiter.kept() <= 12  # the cap, the tenant and the conversation waiting
     await waiting
     # Its bucket was kept, full again: a new one would let this send through at once.
     started = time.monotonic()
