@@ -325,9 +325,12 @@ def _writable_results(source: Path, target: Path) -> None:
             f"--results {target} is the file being imported: it would be overwritten; "
             "name another file; nothing was changed"
         )
-    existed = target.exists()
+    # The file itself, through any link to it: a link is left as it is, and only what was
+    # made to try is removed.
+    written = target.resolve()
+    existed = written.exists()
     try:
-        with target.open("a", encoding="utf-8"):  # appends nothing: an earlier file stays
+        with written.open("a", encoding="utf-8"):  # appends nothing: an earlier file stays
             pass
     except OSError as exc:
         raise Refused(
@@ -335,7 +338,7 @@ def _writable_results(source: Path, target: Path) -> None:
             "nothing was changed"
         ) from None
     if not existed:
-        target.unlink(missing_ok=True)  # made only to try: the import writes it at the end
+        written.unlink(missing_ok=True)  # made only to try: the import writes it at the end
 
 
 def _row_values(run: BulkRun) -> list[dict[str, Any]]:

@@ -476,3 +476,19 @@ async def test_a_csv_with_a_column_named_twice_or_a_quote_left_open_is_refused(
     assert await holding(client, ours) == {}
     assert not (tmp_path / "bad.results.csv").exists()
     assert json.loads(admin.ok("history", "--json")) == []
+
+
+def test_a_refused_import_leaves_a_results_link_and_its_folder_as_they_were(
+    admin: Admin, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    source = tmp_path / "numbers.csv"
+    source.write_text("phone,where\n+15559876543,19:a@thread.tacv2\n")  # a header it refuses
+    (tmp_path / "out").mkdir()
+    link = tmp_path / "results.csv"
+    link.symlink_to(tmp_path / "out" / "results-2024.csv")  # to a file not made yet
+    done = admin(
+        "import", str(source), "--enterprise", sandbox.seeded.enterprise_id,
+        "--results", str(link),
+    )  # fmt: skip
+    assert done.returncode == 1 and "nothing was changed" in done.stderr
+    assert link.is_symlink() and list((tmp_path / "out").iterdir()) == []
