@@ -89,8 +89,10 @@ _WITH_EXTENSION = re.compile(
     re.IGNORECASE,
 )
 
-# Words a number is written in at most ("+33 6 12 34 56 78" is 6): each shorter run is tried.
-NUMBER_WORDS = 10
+# Words a number is written in at most: a "+" and 15 digits typed one by one ("+33 6 12 34 56
+# 78" is 6). Each shorter run is tried, so a name may follow; a longer run is refused, since a
+# shorter one would read part of the number as the number and the rest as its name.
+NUMBER_WORDS = 16
 
 # The platform refuses names over 200 characters; ours is shorter so that a card shows it whole.
 NAME_LIMIT = 100
@@ -228,6 +230,11 @@ def read_number(verb: Verb, head: str, rest: list[str], region: str) -> Command:
         run += 1
     if run == 0:
         return Command(verb, word=head, number_text=rest[0], problem="it is not a number")
+    if run < len(rest) and run == NUMBER_WORDS and _NUMBERISH.match(rest[run]):
+        return Command(
+            verb, word=head, number_text=" ".join(rest[: run + 1]),
+            problem=f"it is written in more than {NUMBER_WORDS} pieces; type it without spaces",
+        )  # fmt: skip
     problem = ""
     for end in range(run, 0, -1):
         typed = " ".join(rest[:end])

@@ -65,6 +65,7 @@ from contextsms import (
     DeadlineExceeded,
     NotFound,
     PermissionDenied,
+    RateLimited,
     ServerError,
     TransportError,
     Unauthorized,
@@ -84,6 +85,8 @@ API_FAILURES: list[tuple[type[ContextSMSError], str, str]] = [
     (NotFound, "Not found",
      "ContextSMS does not know this organization or number; ask your provider to check this "
      "organization's setup."),
+    (RateLimited, "ContextSMS is busy",
+     "It asked the bot to slow down; try again in a minute."),
     (ServerError, "ContextSMS had a problem",
      "Try again in a minute; if it keeps failing, give support the reference below."),
     (TransportError, "ContextSMS cannot be reached", "Try again in a minute."),

@@ -332,7 +332,14 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
     async def _invoke(self, turn_context: TurnContext) -> InvokeResponse | None:
         activity = turn_context.activity
         if activity.name != CARD_ACTION:
-            answer: InvokeResponse | None = await super().on_invoke_activity(turn_context)
+            # None of Teams' other invokes is ours: botbuilder answers them (501, or a health
+            # check), reading their value with msrest, which raises on a value of another
+            # shape than Teams'. That is the sender's mistake: a 400, and nothing done.
+            try:
+                answer: InvokeResponse | None = await super().on_invoke_activity(turn_context)
+            except Exception as exc:
+                _not_understood("invoke", exc)
+                return InvokeResponse(status=400)
             return answer
         conversation = conversation_of(activity)
         try:
@@ -370,7 +377,12 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._forget(activity)
         else:
             await self._remember(activity)
-        await super().on_conversation_update_activity(turn_context)
+        # botbuilder reads channelData with msrest to tell members added (the welcome), which
+        # raises on a channelData of another shape than Teams'; nothing else is to be done.
+        try:
+            await super().on_conversation_update_activity(turn_context)
+        except Exception as exc:
+            _not_understood("conversationUpdate", exc)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self._remember(turn_context.activity)
@@ -419,6 +431,12 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
 def _is_bot(activity: Activity, members: list[ChannelAccount]) -> bool:
     bot_id = activity.recipient.id if activity.recipient else None
     return bot_id is not None and any(member.id == bot_id for member in members)
+
+
+def _not_understood(kind: str, exc: Exception) -> None:
+    """An activity whose fields botbuilder could not read: refused, one line, no trace."""
+    activity_log.note(outcome="refused")
+    event(log, "not_understood", {"activity": kind, "error": type(exc).__name__}, logging.WARNING)
 
 
 def _reference_failed(op: str, exc: Exception) -> None:

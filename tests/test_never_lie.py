@@ -155,3 +155,17 @@ async def test_a_failed_late_card_does_not_claim_nothing_changed(bot: MappingBot
     assert "Nothing was changed" not in texts(card)
     assert "cannot tell whether anything was changed" in texts(card)
     assert button(card, "Show this channel's numbers now")["verb"] == "status"
+
+
+async def test_contextsms_asking_to_slow_down_is_said_so(
+    sandbox: RunningSandbox, bot: MappingBot, client: ContextSMSClient, enterprise: Enterprise
+) -> None:
+    number = fresh_number()
+    sandbox.faults(script=[{"method": "POST", "path_prefix": "/api/v2/mapping/add",
+                            "status": 429, "retry_after": "0"}] * OUTLAST)  # fmt: skip
+    card = await bot.on_message(in_channel(), f"map {number}", TEAM)
+    assert "ContextSMS is busy" in texts(card) and "Nothing was changed" in texts(card)
+    sandbox.reset()
+    assert number not in {
+        m.phone_number for m in await client.list_mappings(enterprise.enterprise_id)
+    }
