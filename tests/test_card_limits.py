@@ -137,7 +137,8 @@ async def test_what_people_type_is_shortened_when_shown(bot: MappingBot) -> None
         "a name too long": "map +1 555 987 6543 " + "n" * HUGE,
         "an extension": "map +1 555 987 6543 ext " + "9" * HUGE,
         "an emoji command": EMOJI_CHARACTER * HUGE,
-        "a number of many words": "map " + "5 " * HUGE,
+        # As many pieces as a number may have (more are refused unread), each of them long.
+        "a number of many words": "map " + " ".join(["5" * (HUGE // 16)] * 16),
         "an emoji name too long": "map +1 555 987 6543 " + EMOJI_CHARACTER * HUGE,
     }
     for what, text in typed.items():
