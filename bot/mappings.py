@@ -12,8 +12,9 @@ ContextSMS answers an enterprise's mappings only as one list (10,000 numbers: 3 
 read from a copy kept LIST_TTL seconds, one read shared by every request that wants it at
 once: a burst of clicks reads it once. What a change is decided on (`by_id`, `by_number`, the
 look-up after a duplicate) is read again, joining a read under way. Every change made through
-a service drops the copy, so it shows at once here; a change made elsewhere (another bot
-instance, the portal) shows within LIST_TTL.
+the client, whatever its outcome, drops the copy (`ContextSMSClient.on_mappings_changed`), so
+it shows at once here; a change made elsewhere (another bot instance, the portal) shows
+within LIST_TTL.
 """
 
 from __future__ import annotations
@@ -152,6 +153,8 @@ def listings_of(client: ContextSMSClient) -> Listings:
     kept = _listings.get(client)
     if kept is None:
         kept = _listings[client] = Listings()
+        # Every change made through the client, whoever makes it, drops the copy.
+        client.on_mappings_changed(kept.changed)
     return kept
 
 
@@ -183,25 +186,14 @@ class MappingService:
     def _reader(self, enterprise_id: str, limit: Deadline) -> Reader:
         return lambda: self._client.list_mappings(enterprise_id, deadline=limit.remaining())
 
-    async def _change(self, enterprise_id: str | None, change: Awaitable[T]) -> T:
-        """`change`, after which the enterprise's list is read again, whatever its outcome
-        (a failure may have been applied; a refusal says the copy was out of date)."""
-        try:
-            return await change
-        finally:
-            self._listings.changed(enterprise_id)
-
     async def map(
         self, enterprise_id: str, channel_id: str, number: str, name: str | None, limit: Deadline
     ) -> Mapped | TakenInEnterprise | TakenElsewhere:
         try:
-            mapping = await self._change(
+            mapping = await self._client.add_mapping(
                 enterprise_id,
-                self._client.add_mapping(
-                    enterprise_id,
-                    MappingCreate(phone_number=number, messaging_app_id=channel_id, name=name),
-                    deadline=limit.remaining(),
-                ),
+                MappingCreate(phone_number=number, messaging_app_id=channel_id, name=name),
+                deadline=limit.remaining(),
             )
         except DuplicateMapping:
             existing = await self.by_number(enterprise_id, number, limit)
@@ -225,13 +217,8 @@ class MappingService:
         if existing.messaging_app_id == channel_id:
             return Moved(existing, from_channel=None, already=True)
         try:
-            moved = await self._change(
-                existing.enterprise_id,
-                self._client.update_mapping(
-                    existing.id,
-                    MappingUpdate(messaging_app_id=channel_id),
-                    deadline=limit.remaining(),
-                ),
+            moved = await self._client.update_mapping(
+                existing.id, MappingUpdate(messaging_app_id=channel_id), deadline=limit.remaining()
             )
         except NotFound as exc:
             if exc.outcome_unknown:  # an earlier attempt may have moved it before it went
@@ -248,10 +235,7 @@ class MappingService:
         if existing.messaging_app_id != channel_id:
             return InAnotherChannel(existing)
         try:
-            await self._change(
-                existing.enterprise_id,
-                self._client.delete_mapping(existing.id, deadline=limit.remaining()),
-            )
+            await self._client.delete_mapping(existing.id, deadline=limit.remaining())
         except NotFound:
             # Unmapped by someone since it was looked up. (A 404 after an attempt of ours
             # that may have acted is the client's success, not this.)

@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, assert_never
 from urllib.parse import quote
@@ -106,6 +107,7 @@ class ContextSMSClient:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
         self._last_login: TokenResponse | None = None
+        self._mapping_listeners: list[Callable[[str | None], None]] = []
         self.tokens = TokenManager(
             self._login_call, self._refresh_call, renew_margin=self.options.renew_margin
         )
@@ -121,6 +123,17 @@ class ContextSMSClient:
 
     def __repr__(self) -> str:
         return f"ContextSMSClient(base_url={self.base_url!r}, username={self._username!r})"
+
+    def on_mappings_changed(self, listener: Callable[[str | None], None]) -> None:
+        """Call `listener(enterprise_id)` after every call of this client that may have changed
+        mappings, whatever its outcome (a failure may have been applied): with the enterprise
+        where the call names it, else None (a mapping's update or deletion names only the
+        mapping). Copies of mapping lists kept by the caller drop theirs."""
+        self._mapping_listeners.append(listener)
+
+    def _mappings_changed(self, enterprise_id: str | None) -> None:
+        for listener in self._mapping_listeners:
+            listener(enterprise_id)
 
     # -- authentication (1, 2) ---------------------------------------------------------
 
@@ -217,7 +230,14 @@ class ContextSMSClient:
         """Map a number. Never repeated blindly: after a failure that may hide a success (a
         timeout, a 5xx) the number is looked up first, so a retry neither creates a second
         mapping nor reports our own first attempt as "already mapped"."""
-        limit = Deadline(deadline)
+        try:
+            return await self._add_mapping(enterprise_id, mapping, Deadline(deadline))
+        finally:
+            self._mappings_changed(enterprise_id)
+
+    async def _add_mapping(
+        self, enterprise_id: str, mapping: MappingCreate, limit: Deadline
+    ) -> Mapping:
         path = f"/mapping/add/{_seg(enterprise_id)}"
         retries = 0
         while True:
@@ -274,13 +294,20 @@ class ContextSMSClient:
         self, mapping_id: str, update: MappingUpdate, *, deadline: float | None = None
     ) -> Mapping:
         path = f"/mapping/{_seg(mapping_id)}"
-        return await self._json(
-            "PUT", path, Mapping, body=update.to_wire(), kind=CallKind.UPDATE, deadline=deadline
-        )
+        try:
+            return await self._json(
+                "PUT", path, Mapping, body=update.to_wire(), kind=CallKind.UPDATE,
+                deadline=deadline,
+            )  # fmt: skip
+        finally:
+            self._mappings_changed(None)
 
     async def delete_mapping(self, mapping_id: str, *, deadline: float | None = None) -> str:
         path = f"/mapping/{_seg(mapping_id)}"
-        return await self._text("DELETE", path, f"Deleted mapping {mapping_id}", deadline)
+        try:
+            return await self._text("DELETE", path, f"Deleted mapping {mapping_id}", deadline)
+        finally:
+            self._mappings_changed(None)
 
     async def find_mapping_by_app_id(
         self, messaging_app_id: str, *, deadline: float | None = None
