@@ -20,6 +20,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
+from azure.core.exceptions import DeserializationError
 from botbuilder.core import BotAdapter, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
@@ -236,6 +237,16 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._later: set[asyncio.Task[None]] = set()
         self._seen: OrderedDict[str, None] = OrderedDict()  # conversations with a reference
 
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        # botbuilder reads Teams' channelData with msrest before the handlers of most activities
+        # (members added, message updates and deletions, channel events), and that raises on a
+        # channelData of another shape than Teams'. The sender's mistake: refused, nothing done,
+        # and no apology posted for what nobody asked.
+        try:
+            await super().on_turn(turn_context)
+        except DeserializationError as exc:
+            _not_understood(turn_context.activity.type or "activity", exc)
+
     async def aclose(self, grace: float = 5.0) -> None:
         """Let cards that are being finished get their update, and references their write,
         for a little while; then the bot's own work (bulk runs, notices)."""
@@ -377,12 +388,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._forget(activity)
         else:
             await self._remember(activity)
-        # botbuilder reads channelData with msrest to tell members added (the welcome), which
-        # raises on a channelData of another shape than Teams'; nothing else is to be done.
-        try:
-            await super().on_conversation_update_activity(turn_context)
-        except Exception as exc:
-            _not_understood("conversationUpdate", exc)
+        await super().on_conversation_update_activity(turn_context)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self._remember(turn_context.activity)

@@ -295,6 +295,8 @@ async def assert_harmless(bot: Bot, sandbox: RunningSandbox, before: int, since:
 # A conversationUpdate whose channelData is not an object: botbuilder's Teams handler reads it.
 @example(changes=[("channelData", [])], text="status", kind="conversationUpdate")
 @example(changes=[("channelData.tenant", [])], text="status", kind="conversationUpdate")
+@example(changes=[("channelData.tenant", [])], text="status", kind="messageUpdate")
+@example(changes=[("channelData", "x")], text="status", kind="messageReaction")
 async def test_activities_with_fields_of_any_shape_are_refused_or_answered(
     bot: Bot, sandbox: RunningSandbox, changes: list[tuple[str, Any]], text: str, kind: str
 ) -> None:
