@@ -99,8 +99,10 @@ def _sandbox_overrides(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], name: str,
-                log: Path, timeout: float = 60) -> None:  # fmt: skip
+def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], name: str,
+               log: Path, timeout: float = 60) -> None:  # fmt: skip
+    """Until `ready()` (an HTTP check: a connection refused is not ready yet), or raise with
+    the end of the process's log when it exits or `timeout` passes (the benchmark's too)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -211,7 +213,7 @@ def start_stack(
         )
         stack.processes.append(process)
         stack.logs["sandbox"] = log
-        _wait_until(_http_ok(f"{stack.sandbox_url}/_sandbox/stats"), process, "sandbox", log)
+        wait_until(_http_ok(f"{stack.sandbox_url}/_sandbox/stats"), process, "sandbox", log)
 
         tls_dir = data_dir / "graph-standin"
         ca_file = tls_dir / "ca.pem"
@@ -225,14 +227,14 @@ def start_stack(
         stack.processes.append(process)
         stack.logs["graph"] = log
         openid = f"{stack.graph_url}/{PLAYGROUND_TENANT}/v2.0/.well-known/openid-configuration"
-        _wait_until(_https_ok(openid, ca_file), process, "graph stand-in", log)
+        wait_until(_https_ok(openid, ca_file), process, "graph stand-in", log)
 
         process, log = _spawn(
             "bot", [sys.executable, "app.py"], stack.bot_env, log_dir, ROOT, echo_bot
         )
         stack.processes.append(process)
         stack.logs["bot"] = log
-        _wait_until(_http_ok(f"{stack.bot_url}/readyz"), process, "bot", log)
+        wait_until(_http_ok(f"{stack.bot_url}/readyz"), process, "bot", log)
 
         playground_dir = data_dir / "playground"
         playground_dir.mkdir(exist_ok=True)
@@ -252,7 +254,7 @@ def start_stack(
         )  # fmt: skip
         stack.processes.append(process)
         stack.logs["playground"] = log
-        _wait_until(
+        wait_until(
             _http_ok(f"{stack.playground_url}/_internal/v1/config"), process, "playground", log
         )
     except BaseException:

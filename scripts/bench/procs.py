@@ -16,6 +16,8 @@ from typing import IO
 
 import httpx
 
+from devstack import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -72,19 +74,7 @@ class Processes:
         return process
 
     def wait_until(self, process: Process, ready: Callable[[], bool], timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.popen.poll() is not None:
-                raise RuntimeError(
-                    f"{process.name} exited with {process.popen.returncode}:\n{process.tail()}"
-                )
-            try:
-                if ready():
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{process.name} not ready in {timeout:.0f} s:\n{process.tail()}")
+        wait_until(ready, process.popen, process.name, process.log, timeout)
 
     def stop_all(self) -> None:
         for process in reversed(self.started):
